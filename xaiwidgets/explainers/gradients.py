@@ -1,0 +1,464 @@
+"""Gradient-family explainers for differentiable (torch) models.
+
+Every method here needs gradients of one output with respect to the input; all of
+them evaluate every input, noise sample and path step in one batched
+forward/backward pass (split only when it would exceed a memory cap), because for the
+small models of a course the per-call overhead, not the arithmetic, dominates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..core.explainer import Explainer, register
+from ..core.seeding import torch_generator
+from ..core.validation import as_numpy, check_finite, check_int, check_option, check_real
+
+__all__ = [
+    "Gradient",
+    "GradientXInput",
+    "GuidedBackprop",
+    "IntegratedGradients",
+    "SmoothGrad",
+]
+
+# Largest number of input elements sent through one forward/backward pass.
+_MAX_ELEMENTS_PER_PASS = 2**23
+
+
+class _GradientMethod(Explainer):
+    """Shared machinery: gradients of the target output with respect to the input."""
+
+    requires_gradients = True
+
+    def _target_gradients(
+        self, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gradient of ``output[row, targets[row]]`` w.r.t. each row, and the outputs.
+
+        Rows are independent, so one backward pass of the summed selected outputs
+        gives every row's gradient at once. Splits into chunks above a size cap.
+        """
+        per_row = max(1, inputs[0].numel())
+        rows_per_pass = max(1, _MAX_ELEMENTS_PER_PASS // per_row)
+        gradients, selected_outputs = [], []
+        with self.model.inference(), torch.enable_grad(), self._backward_rules():
+            for start in range(0, len(inputs), rows_per_pass):
+                chunk = inputs[start : start + rows_per_pass].detach().requires_grad_(True)
+                outputs = self.model.torch_outputs(chunk, self.output)
+                selected = outputs.gather(1, targets[start : start + rows_per_pass, None])
+                (gradient,) = torch.autograd.grad(selected.sum(), chunk)
+                gradients.append(gradient)
+                selected_outputs.append(selected.detach()[:, 0])
+        return torch.cat(gradients), torch.cat(selected_outputs)
+
+    @contextmanager
+    def _backward_rules(self) -> Iterator[None]:
+        """Override to change how gradients flow backward (guided backprop)."""
+        yield
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(array, dtype=self.model.torch_dtype)
+
+    @staticmethod
+    def _numpy(tensor: torch.Tensor) -> np.ndarray:
+        return tensor.detach().double().numpy()
+
+    def _gradient_at(self, batch: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        gradients, _ = self._target_gradients(self._tensor(batch), torch.as_tensor(targets))
+        return self._numpy(gradients)
+
+
+@register
+class Gradient(_GradientMethod):
+    r"""Vanilla gradient (saliency): the gradient of the explained output at ``x``.
+
+    Simonyan et al. 2014, "Deep Inside Convolutional Networks". The attribution of
+    feature *i* is :math:`\partial f_c / \partial x_i` at the input, signed by
+    default (Captum's ``Saliency`` takes the absolute value; use ``absolute=True``).
+
+    Parameters
+    ----------
+    model : Model or torch.nn.Module
+        A differentiable model.
+    absolute : bool, default=False
+        Return :math:`|\partial f_c / \partial x_i|`, as in the original saliency maps.
+    output : {"auto", "logit", "probability"}, default="auto"
+        The explained output of the target class (the logit where there is one).
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> m = xw.wrap(xw.zoo.train_mlp(ds), ds)
+    >>> e = xw.explainers.Gradient(m).explain(ds.X_test[:5])
+    >>> e.values.shape
+    (5, 13)
+    """
+
+    name = "gradient"
+    label = "Gradient"
+
+    def __init__(self, model: Any, *, absolute: bool = False, output: str = "auto") -> None:
+        super().__init__(model, output=output)
+        self.params["absolute"] = bool(absolute)
+
+    def _attribute(self, batch, targets, outputs):
+        gradients = self._gradient_at(batch, targets)
+        return (np.abs(gradients) if self.params["absolute"] else gradients), {}
+
+
+@register
+class GradientXInput(_GradientMethod):
+    r"""Gradient times input: :math:`x_i \, \partial f_c / \partial x_i`.
+
+    Shrikumar et al. 2016; for a ReLU network without biases it equals
+    integrated gradients from a zero baseline. Captum's ``InputXGradient``.
+
+    Parameters
+    ----------
+    model : Model or torch.nn.Module
+        A differentiable model.
+    output : {"auto", "logit", "probability"}, default="auto"
+        The explained output of the target class.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_digits()
+    >>> m = xw.wrap(xw.zoo.train_cnn(ds), ds)
+    >>> xw.explainers.GradientXInput(m).explain(ds.X_test[0]).values.shape
+    (1, 8, 8)
+    """
+
+    name = "gradient_x_input"
+    label = "Gradient × Input"
+
+    def _attribute(self, batch, targets, outputs):
+        return self._gradient_at(batch, targets) * batch, {}
+
+
+def _feature_range(explainer: Explainer, batch: np.ndarray) -> np.ndarray:
+    """Per-feature input range for scaling noise: the data set's bounds if known,
+    else each input's own ``max - min`` (as in the SmoothGrad paper)."""
+    dataset = explainer.model.dataset
+    if dataset is not None:
+        low, high = dataset.bounds.T
+        span = (high - low).reshape(dataset.input_shape)
+        return np.broadcast_to(np.where(span > 0, span, 1.0), batch.shape)
+    flat = batch.reshape(len(batch), -1)
+    span = flat.max(axis=1) - flat.min(axis=1)
+    span = np.where(span > 0, span, 1.0)
+    return np.broadcast_to(span.reshape((-1,) + (1,) * (batch.ndim - 1)), batch.shape)
+
+
+@register
+class SmoothGrad(_GradientMethod):
+    r"""SmoothGrad: the gradient averaged over noisy copies of the input.
+
+    Smilkov et al. 2017. With :math:`n` samples
+    :math:`\epsilon_k \sim \mathcal N(0, \sigma^2)`, the attribution is
+    :math:`\frac1n \sum_k \nabla f_c(x + \epsilon_k)` (or the mean of squares with
+    ``magnitude=True``, "SmoothGrad squared"). The noise level is a fraction of the
+    input range, as in the paper: :math:`\sigma = \text{sigma} \cdot (x_{max} - x_{min})`,
+    per feature from the data set's bounds when the model was wrapped with one.
+
+    Noise is drawn as Captum's ``NoiseTunnel`` draws it (each input repeated
+    ``n_samples`` times, one normal draw of that shape), from a generator seeded with
+    ``seed``, so ``torch.manual_seed(seed)`` before Captum reproduces the same draws.
+
+    Parameters
+    ----------
+    model : Model or torch.nn.Module
+        A differentiable model.
+    sigma : float, default=0.15
+        Noise standard deviation as a fraction of the input range.
+    n_samples : int, default=50
+        Noisy copies per input.
+    magnitude : bool, default=False
+        Average squared gradients (SmoothGrad squared) instead of gradients.
+    seed : int or None, default=0
+        Seed of the noise; the same seed gives the same result.
+    output : {"auto", "logit", "probability"}, default="auto"
+        The explained output of the target class.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> sg = xw.explainers.SmoothGrad(xw.wrap(xw.zoo.train_mlp(ds), ds), n_samples=20)
+    >>> sg.explain(ds.X_test[0]).meta["n_samples"]
+    20
+    """
+
+    name = "smoothgrad"
+    label = "SmoothGrad"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        sigma: float = 0.15,
+        n_samples: int = 50,
+        magnitude: bool = False,
+        seed: int | None = 0,
+        output: str = "auto",
+    ) -> None:
+        super().__init__(model, output=output)
+        self.params.update(
+            sigma=check_real(sigma, "sigma", low=0.0),
+            n_samples=check_int(n_samples, "n_samples", low=1),
+            magnitude=bool(magnitude),
+            seed=None if seed is None else check_int(seed, "seed", low=0),
+        )
+
+    def _attribute(self, batch, targets, outputs):
+        n_samples = self.params["n_samples"]
+        std = self.params["sigma"] * _feature_range(self, batch)
+        inputs = self._tensor(batch).repeat_interleave(n_samples, dim=0)
+        std_tensor = self._tensor(std).repeat_interleave(n_samples, dim=0)
+        noise = torch.normal(0.0, std_tensor, generator=torch_generator(self.params["seed"]))
+        gradients, _ = self._target_gradients(
+            inputs + noise, torch.as_tensor(targets).repeat_interleave(n_samples)
+        )
+        if self.params["magnitude"]:
+            gradients = gradients**2
+        values = gradients.reshape(len(batch), n_samples, *batch.shape[1:]).mean(dim=1)
+        return self._numpy(values), {"n_samples": n_samples, "noise_std": std[0].copy()}
+
+
+def _quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in [0, 1] and weights summing to 1 for the path integral of IG.
+
+    ``"riemann_middle"``: midpoints (k + 1/2)/m with weights 1/m. ``"gausslegendre"``:
+    numpy's Gauss-Legendre nodes mapped from [-1, 1] to [0, 1]. Both as in Captum.
+    """
+    if rule == "gausslegendre":
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        return 0.5 * (nodes + 1), 0.5 * weights
+    return (np.arange(steps) + 0.5) / steps, np.full(steps, 1.0 / steps)
+
+
+@register
+class IntegratedGradients(_GradientMethod):
+    r"""Integrated gradients along the straight path from a baseline to the input.
+
+    Sundararajan et al. 2017, "Axiomatic Attribution for Deep Networks", Eq. 1:
+    :math:`\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \partial f_c(x' + \alpha (x - x'))
+    / \partial x_i \, d\alpha`, approximated with a quadrature rule. Completeness says
+    :math:`\sum_i \mathrm{IG}_i = f_c(x) - f_c(x')`; the gap of the approximation is
+    always reported in ``meta["convergence_delta"]`` (absolute) and
+    ``meta["relative_gap"]`` (divided by :math:`|f_c(x) - f_c(x')|`).
+
+    Parameters
+    ----------
+    model : Model or torch.nn.Module
+        A differentiable model.
+    steps : int or "auto", default=64
+        Number of path points. ``"auto"`` doubles the steps, from 32, until the
+        relative gap is below ``tolerance`` (or ``max_steps`` is reached) and reports
+        the steps it took in ``meta["steps"]``.
+    baseline : {"zeros", "mean"}, float or array-like, default="zeros"
+        The reference input :math:`x'`: all zeros, the training mean (needs a model
+        wrapped with a data set), a constant, or an array of the input's shape.
+    method : {"gausslegendre", "riemann_middle"}, default="gausslegendre"
+        Quadrature rule (Captum's default is Gauss-Legendre too).
+    tolerance : float, default=0.01
+        Target relative completeness gap for ``steps="auto"``.
+    max_steps : int, default=4096
+        Upper limit for ``steps="auto"``.
+    output : {"auto", "logit", "probability"}, default="auto"
+        The explained output of the target class.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> ig = xw.explainers.IntegratedGradients(xw.wrap(xw.zoo.train_mlp(ds), ds), baseline="mean")
+    >>> e = ig.explain(ds.X_test[0])
+    >>> abs(e.meta["relative_gap"]) < 0.05
+    True
+    """
+
+    name = "ig"
+    label = "Integrated Gradients"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        steps: int | str = 64,
+        baseline: str | float | Any = "zeros",
+        method: str = "gausslegendre",
+        tolerance: float = 0.01,
+        max_steps: int = 4096,
+        output: str = "auto",
+    ) -> None:
+        super().__init__(model, output=output)
+        if isinstance(steps, str):
+            check_option(steps, "steps", ["auto"])
+        else:
+            check_int(steps, "steps", low=1)
+        self.params.update(
+            steps=steps,
+            baseline=baseline if isinstance(baseline, str) else "array",
+            method=check_option(method, "method", ["gausslegendre", "riemann_middle"]),
+            tolerance=check_real(tolerance, "tolerance", low=0.0, low_inclusive=False),
+            max_steps=check_int(max_steps, "max_steps", low=1),
+        )
+        self.baseline = self._resolve_baseline(baseline)
+
+    def _resolve_baseline(self, baseline: Any) -> np.ndarray:
+        shape = self.model.input_shape
+        if isinstance(baseline, str):
+            check_option(baseline, "baseline", ["zeros", "mean"])
+            if baseline == "zeros":
+                return np.zeros(shape)
+            if self.model.dataset is None:
+                raise ValueError(
+                    "baseline='mean' needs the training data: wrap the model with its data "
+                    "set (xw.wrap(model, dataset)) or pass an array."
+                )
+            return np.asarray(self.model.dataset.train_mean, dtype=np.float64)
+        array = as_numpy(baseline, "baseline").astype(np.float64)
+        try:
+            array = np.broadcast_to(array, shape).copy()
+        except ValueError:
+            raise ValueError(
+                f"baseline must be 'zeros', 'mean', a number or an array that broadcasts to "
+                f"the input shape {shape}; got shape {array.shape}."
+            ) from None
+        check_finite(array, "baseline")
+        return array
+
+    def _attribute(self, batch, targets, outputs):
+        steps, rule = self.params["steps"], self.params["method"]
+        baseline = np.broadcast_to(self.baseline, batch.shape)
+        f_x = outputs[np.arange(len(batch)), targets]
+        if steps != "auto":
+            values, f_baseline = self._integrate(batch, baseline, targets, steps, rule)
+            used = np.full(len(batch), steps)
+        else:
+            values, f_baseline, used = self._integrate_adaptively(batch, baseline, targets, f_x)
+        gap = values.reshape(len(batch), -1).sum(axis=1) - (f_x - f_baseline)
+        meta = {
+            "convergence_delta": gap,
+            "relative_gap": np.abs(gap) / np.maximum(np.abs(f_x - f_baseline), 1e-12),
+            "steps": used,
+            "base_value": f_baseline,
+            "output_at_input": f_x,
+            "baseline": self.baseline.copy(),
+        }
+        return values, meta
+
+    def _integrate(
+        self,
+        batch: np.ndarray,
+        baseline: np.ndarray,
+        targets: np.ndarray,
+        steps: int,
+        rule: str,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One batched pass over all path points of all inputs, plus the baseline rows.
+
+        Returns the attributions and the target output at each baseline.
+        """
+        alphas, weights = _quadrature(rule, steps)
+        n, shape = len(batch), batch.shape[1:]
+        x, x0 = self._tensor(batch), self._tensor(baseline)
+        alpha = self._tensor(alphas).reshape((1, steps) + (1,) * len(shape))
+        path = (x0[:, None] + alpha * (x - x0)[:, None]).reshape((n * steps, *shape))
+        # The baselines ride along in the same pass: their outputs give f(x').
+        inputs = torch.cat([path, x0])
+        row_targets = torch.as_tensor(np.concatenate([np.repeat(targets, steps), targets]))
+        gradients, selected = self._target_gradients(inputs, row_targets)
+        weighted = (
+            gradients[: n * steps].reshape((n, steps, *shape))
+            * self._tensor(weights).reshape((1, steps) + (1,) * len(shape))
+        ).sum(dim=1)
+        values = self._numpy(weighted) * (batch - baseline)
+        return values, self._numpy(selected[n * steps :])
+
+    def _integrate_adaptively(self, batch, baseline, targets, f_x):
+        """Double the steps of the rows whose relative gap is above tolerance."""
+        tolerance, max_steps = self.params["tolerance"], self.params["max_steps"]
+        values = np.zeros_like(batch)
+        f_baseline = np.zeros(len(batch))
+        used = np.zeros(len(batch), dtype=int)
+        pending = np.arange(len(batch))
+        steps = min(32, max_steps)
+        while len(pending):
+            part, part_f0 = self._integrate(
+                batch[pending], baseline[pending], targets[pending], steps, self.params["method"]
+            )
+            values[pending], f_baseline[pending], used[pending] = part, part_f0, steps
+            change = f_x[pending] - part_f0
+            gap = part.reshape(len(pending), -1).sum(axis=1) - change
+            done = np.abs(gap) <= tolerance * np.abs(change) + 1e-6 * (1 + np.abs(f_x[pending]))
+            if steps >= max_steps:
+                break
+            pending = pending[~done]
+            steps = min(2 * steps, max_steps)
+        return values, f_baseline, used
+
+
+@register
+class GuidedBackprop(_GradientMethod):
+    r"""Guided backpropagation for ReLU networks.
+
+    Springenberg et al. 2015: on the way back through each ReLU, pass only positive
+    gradients (zero where the forward input or the incoming gradient is negative).
+    Implemented, as in Captum, by a backward hook on each ``nn.ReLU`` module that
+    clamps the gradient at zero; the hooks are removed afterwards. ReLUs applied as
+    functions (``torch.relu``) cannot be hooked, so such models raise an error.
+
+    Parameters
+    ----------
+    model : Model or torch.nn.Module
+        A differentiable model with ``torch.nn.ReLU`` modules.
+    output : {"auto", "logit", "probability"}, default="auto"
+        The explained output of the target class.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_digits()
+    >>> m = xw.wrap(xw.zoo.train_cnn(ds), ds)
+    >>> xw.explainers.GuidedBackprop(m).explain(ds.X_test[0]).values.shape
+    (1, 8, 8)
+    """
+
+    name = "guided_backprop"
+    label = "Guided Backprop"
+
+    def __init__(self, model: Any, *, output: str = "auto") -> None:
+        super().__init__(model, output=output)
+        self._relus = [m for m in self.model.torch_module.modules() if isinstance(m, torch.nn.ReLU)]
+        if not self._relus:
+            raise ValueError(
+                "GuidedBackprop needs torch.nn.ReLU modules in the model to change the "
+                "backward rule; this model has none (ReLU applied as a function cannot be "
+                "hooked). Use Gradient instead, or build the model with nn.ReLU()."
+            )
+
+    @contextmanager
+    def _backward_rules(self) -> Iterator[None]:
+        handles = [relu.register_full_backward_hook(_positive_gradient) for relu in self._relus]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def _attribute(self, batch, targets, outputs):
+        return self._gradient_at(batch, targets), {}
+
+
+def _positive_gradient(module, grad_input, grad_output):
+    """Guided backprop's rule at a ReLU: keep only positive gradients."""
+    return tuple(None if g is None else torch.relu(g) for g in grad_input)

@@ -1,0 +1,199 @@
+"""Matplotlib figures of an :class:`~xaiwidgets.core.explanation.Explanation`.
+
+Pure functions: they take ``ax=None`` (a new figure is made) and return the axes they
+drew on, so widgets, notebooks and paper figures share them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from ..core.explanation import Explanation
+from ..core.validation import check_int, check_option
+from ._normalize import normalize_for_display
+
+__all__ = ["plot", "plot_bars", "plot_image"]
+
+POSITIVE = "#ff0051"  # SHAP's colours: red pushes the output up
+NEGATIVE = "#008bfb"  # blue pushes it down
+
+
+def _single(explanation: Explanation) -> Explanation:
+    if not isinstance(explanation, Explanation):
+        raise TypeError(
+            f"Expected an xaiwidgets Explanation; got {type(explanation).__name__}."
+        )
+    if explanation.is_batch:
+        raise ValueError(
+            f"This explanation holds {len(explanation)} inputs; plot one of them, for "
+            "example xw.plot(e[0])."
+        )
+    return explanation
+
+
+def _title(explanation: Explanation) -> str:
+    from ..core.explainer import get
+
+    try:
+        label = get(explanation.method).label or explanation.method
+    except ValueError:
+        label = explanation.method
+    return f"{label}: {explanation.output} of {explanation.target_name!r}"
+
+
+def _format_value(value: float) -> str:
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def plot_bars(
+    explanation: Explanation, ax: Axes | None = None, max_features: int = 12
+) -> Axes:
+    """Signed horizontal bars, largest magnitude on top, the feature value in the label.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        One tabular explanation.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    max_features : int, default=12
+        Show this many features; the rest are summed into one "other features" bar.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> e = xw.explainers.Gradient(xw.wrap(xw.zoo.train_mlp(ds), ds)).explain(ds.X_test[0])
+    >>> ax = xw.plotting.plot_bars(e, max_features=5)
+    >>> len(ax.patches)
+    6
+    """
+    explanation = _single(explanation)
+    max_features = check_int(max_features, "max_features", low=1)
+    values = np.asarray(explanation.values, dtype=float).reshape(-1)
+    data = np.asarray(explanation.data, dtype=float).reshape(-1)
+    order = np.argsort(-np.abs(values), kind="stable")
+    labels = [f"{explanation.feature_names[i]} = {_format_value(data[i])}" for i in order]
+    shown = list(values[order])
+    if len(order) > max_features:
+        rest = len(order) - max_features + 1
+        shown = shown[: max_features - 1] + [float(values[order[max_features - 1 :]].sum())]
+        labels = labels[: max_features - 1] + [f"{rest} other features"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(shown) + 1.2))
+    positions = np.arange(len(shown))[::-1]
+    ax.barh(positions, shown, color=[POSITIVE if v > 0 else NEGATIVE for v in shown])
+    ax.set_yticks(positions, labels)
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_xlabel(f"attribution ({explanation.output} units)")
+    ax.set_title(_title(explanation), fontsize=10)
+    return ax
+
+
+def _to_display_image(data: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """(C, H, W) input -> (H, W) grey or (H, W, 3) colour image and its colour map."""
+    if data.ndim == 3 and data.shape[0] == 3:
+        return np.clip(np.moveaxis(data, 0, -1), 0, 1), None
+    return data.reshape(data.shape[-2:]) if data.ndim == 3 else data, "gray"
+
+
+def plot_image(
+    explanation: Explanation,
+    ax: Axes | None = None,
+    style: Literal["overlay", "heatmap", "input"] = "overlay",
+    mode: Literal["absolute", "diverging"] = "absolute",
+    clip_percentile: float = 99.0,
+    alpha: float = 0.65,
+) -> Axes:
+    """An image attribution as a heatmap, alone or over the input.
+
+    Channels are summed (signed) into one map. The map is scaled by
+    :func:`~xaiwidgets.plotting.normalize_for_display`, and the rule is written under
+    the image.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        One image explanation.
+    ax : matplotlib Axes, optional
+        Where to draw.
+    style : {"overlay", "heatmap", "input"}, default="overlay"
+        The map over the grey input, the map alone, or only the input.
+    mode : {"absolute", "diverging"}, default="absolute"
+        Magnitude (white to red) or signed (blue-white-red).
+    clip_percentile : float, default=99.0
+        See :func:`~xaiwidgets.plotting.normalize_for_display`.
+    alpha : float, default=0.65
+        Opacity of the map in the overlay.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_digits()
+    >>> e = xw.explainers.Gradient(xw.wrap(xw.zoo.train_cnn(ds), ds)).explain(ds.X_test[0])
+    >>> ax = xw.plotting.plot_image(e, mode="diverging")
+    >>> ax.get_xlabel()
+    'diverging: v / p99(|v|), clipped to [-1, 1]'
+    """
+    explanation = _single(explanation)
+    style = check_option(style, "style", ["overlay", "heatmap", "input"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3.4))
+    image, cmap = _to_display_image(np.asarray(explanation.data, dtype=float))
+    values = np.asarray(explanation.values, dtype=float)
+    summed = values.sum(axis=0) if values.ndim == 3 else values
+    normalized, rule = normalize_for_display(summed, mode, clip_percentile)
+    heat_cmap, low = ("Reds", 0.0) if mode == "absolute" else ("RdBu_r", -1.0)
+    if style != "heatmap":
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    if style != "input":
+        ax.imshow(normalized, cmap=heat_cmap, vmin=low, vmax=1.0, interpolation="nearest",
+                  alpha=alpha if style == "overlay" else 1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(rule if style != "input" else "input", fontsize=8)
+    ax.set_title(_title(explanation), fontsize=9)
+    return ax
+
+
+def plot(explanation: Explanation, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Plot one explanation: bars for tabular data, a heatmap overlay for images.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        One explanation (index a batch first: ``e[0]``).
+    ax : matplotlib Axes, optional
+        Where to draw.
+    **kwargs
+        Passed to :func:`plot_bars` or :func:`plot_image`.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> m = xw.wrap(xw.zoo.train_mlp(ds), ds)
+    >>> ax = xw.plot(xw.explainers.IntegratedGradients(m).explain(ds.X_test[0]))
+    """
+    explanation = _single(explanation)
+    if explanation.kind == "image":
+        return plot_image(explanation, ax=ax, **kwargs)
+    return plot_bars(explanation, ax=ax, **kwargs)
