@@ -10,9 +10,9 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import datasets, explainers, plotting, zoo  # noqa: E402
-from .core import Dataset, Explanation, Feature, Model, wrap  # noqa: E402
-from .plotting import plot  # noqa: E402
+from . import datasets, explainers, plotting, zoo
+from .core import Dataset, Explanation, Feature, Model, wrap
+from .plotting import plot
 
 __all__ = [
     "Dataset",

@@ -147,9 +147,7 @@ class Dataset:
         n_classes = len(self.class_names)
         for y_name in ("y_train", "y_test"):
             y = arrays[y_name]
-            if y.size and (
-                not np.all(y == np.round(y)) or y.min() < 0 or y.max() >= n_classes
-            ):
+            if y.size and (not np.all(y == np.round(y)) or y.min() < 0 or y.max() >= n_classes):
                 raise ValueError(
                     f"{y_name} must hold class indices in [0, {n_classes - 1}] (one per "
                     f"class name); got values from {y.min()} to {y.max()}."

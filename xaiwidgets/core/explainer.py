@@ -116,8 +116,10 @@ class Explainer:
         meta = {"time_s": time.perf_counter() - start, **meta}
         prediction = _softmax(outputs) if self.output == "logit" else outputs
         dataset = self.model.dataset
-        kind = dataset.kind if dataset is not None else (
-            "image" if len(self.model.input_shape) == 3 else "tabular"
+        kind = (
+            dataset.kind
+            if dataset is not None
+            else ("image" if len(self.model.input_shape) == 3 else "tabular")
         )
         if single:
             values, batch, prediction = values[0], batch[0], prediction[0]

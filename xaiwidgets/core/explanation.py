@@ -138,7 +138,7 @@ class Explanation:
         values = self.values if self.is_batch else self.values[None]
         data = self.data if self.is_batch else self.data[None]
         frames = []
-        for sample, (row_values, row_data) in enumerate(zip(values, data)):
+        for sample, (row_values, row_data) in enumerate(zip(values, data, strict=True)):
             if self.kind == "image":
                 channel, row, col = np.indices(row_values.shape).reshape(3, -1)
                 frame = pd.DataFrame({"channel": channel, "row": row, "col": col})

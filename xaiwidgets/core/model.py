@@ -147,9 +147,7 @@ class Model:
     def torch_module(self) -> torch.nn.Module:
         """The wrapped ``torch.nn.Module`` (raises ``TypeError`` for other models)."""
         if self.source != "torch":
-            raise TypeError(
-                f"This model wraps a {self.source} predictor, not a torch.nn.Module."
-            )
+            raise TypeError(f"This model wraps a {self.source} predictor, not a torch.nn.Module.")
         return self.predictor
 
     @property
@@ -322,8 +320,10 @@ class Model:
             # One score for a binary problem: a logit z for class 1, spread as
             # (-z/2, z/2) so that the softmax gives (1 - sigmoid(z), sigmoid(z)) and
             # both classes have a gradient.
-            raw = torch.cat([-raw / 2, raw / 2], dim=1) if self.has_logits else torch.cat(
-                [1 - raw, raw], dim=1
+            raw = (
+                torch.cat([-raw / 2, raw / 2], dim=1)
+                if self.has_logits
+                else torch.cat([1 - raw, raw], dim=1)
             )
         if output == "probability" and self.has_logits:
             return torch.softmax(raw, dim=1)
@@ -343,7 +343,8 @@ class Model:
         >>> m.with_module(copy.deepcopy(m.torch_module)).n_classes
         2
         """
-        self.torch_module  # raises TypeError for non-torch models
+        if self.source != "torch":
+            raise TypeError(f"with_module needs a torch model; this one is {self.source}.")
         return Model(
             module,
             source="torch",
@@ -525,4 +526,3 @@ def _check_probabilities(model: Model, rows: np.ndarray) -> None:
             "[0, 1] summing to 1); its rows sum to "
             f"{np.round(proba.sum(axis=1), 4).tolist()}. Wrap a torch module to explain logits."
         )
-

@@ -188,9 +188,7 @@ def check_targets(target: Any, n_rows: int, n_classes: int, name: str = "target"
     return array.astype(np.int64)
 
 
-def check_int(
-    value: Any, name: str, low: int | None = None, high: int | None = None
-) -> int:
+def check_int(value: Any, name: str, low: int | None = None, high: int | None = None) -> int:
     """Validate an integer parameter in the closed range ``[low, high]``.
 
     Examples

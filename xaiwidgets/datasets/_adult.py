@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.cache import cache_dir
 from ..core.dataset import Dataset, Feature
 from ..core.validation import check_int
-from ..core.cache import cache_dir
 
 __all__ = ["load_adult"]
 

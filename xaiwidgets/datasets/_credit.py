@@ -117,9 +117,7 @@ def credit_score(X: np.ndarray) -> np.ndarray:
     def col(name: str) -> np.ndarray:
         return X[:, _INDEX[name]]
 
-    employment = sum(
-        w["employment"][e] * col(f"employment={e}") for e in EMPLOYMENT
-    )
+    employment = sum(w["employment"][e] * col(f"employment={e}") for e in EMPLOYMENT)
     return (
         w["log_income"] * np.log(np.maximum(col("income"), 1e-3) / 50.0)
         + w["debt_ratio"] * (col("debt_ratio") - 0.35)
@@ -143,16 +141,18 @@ def _generate(n: int, rng: np.random.Generator) -> np.ndarray:
     years = np.floor(rng.uniform(size=n) ** 1.3 * (max_years + 1))
     years = np.where(employment == EMPLOYMENT.index("unemployed"), 0, np.minimum(years, max_years))
     income = np.clip(rng.lognormal(np.log(45) + 0.01 * (age - 35), 0.45, size=n), 10, 250)
-    income = np.where(employment == EMPLOYMENT.index("unemployed"), np.clip(income * 0.4, 10, 250),
-                      income)
+    income = np.where(
+        employment == EMPLOYMENT.index("unemployed"), np.clip(income * 0.4, 10, 250), income
+    )
     columns = {
         "income": np.round(income, 1),
         "debt_ratio": np.round(np.clip(rng.beta(2.0, 5.0, size=n) * 1.2, 0, 1.5), 3),
         "age": age,
         "years_employed": years,
         "late_payments": np.clip(rng.poisson(0.8, size=n), 0, 12),
-        "savings": np.round(np.clip(rng.lognormal(np.log(8) + 0.02 * (age - 35), 1.0, size=n),
-                                    0, 300), 1),
+        "savings": np.round(
+            np.clip(rng.lognormal(np.log(8) + 0.02 * (age - 35), 1.0, size=n), 0, 300), 1
+        ),
         "loan_amount": np.round(np.clip(rng.gamma(3.0, 5.0, size=n), 1, 60), 1),
         "dependents": np.clip(rng.poisson(1.0, size=n), 0, 5),
     }
@@ -200,14 +200,19 @@ def load_credit(n: int = 8000, seed: int = 0, noise: float = 0.5) -> Dataset:
     rng = np.random.default_rng(seed)
     X = _generate(n, rng)
     y = (credit_score(X) + rng.normal(0.0, noise, size=n) > 0).astype(int)
-    n_train = int(round(0.75 * n))
+    n_train = round(0.75 * n)
     features = [
         Feature(name, kind, (i,), bounds) for i, (name, kind, bounds) in enumerate(_NUMERIC)
     ]
     first = len(_NUMERIC)
     features.append(
-        Feature("employment", "categorical", tuple(range(first, first + len(EMPLOYMENT))),
-                (0.0, 1.0), EMPLOYMENT)
+        Feature(
+            "employment",
+            "categorical",
+            tuple(range(first, first + len(EMPLOYMENT))),
+            (0.0, 1.0),
+            EMPLOYMENT,
+        )
     )
     features.append(Feature("group", "integer", (len(_COLUMNS) - 1,), (0.0, 1.0)))
     return Dataset(

@@ -144,8 +144,11 @@ class GradientXInput(_GradientMethod):
 
 
 def _feature_range(explainer: Explainer, batch: np.ndarray) -> np.ndarray:
-    """Per-feature input range for scaling noise: the data set's bounds if known,
-    else each input's own ``max - min`` (as in the SmoothGrad paper)."""
+    """Per-feature input range that scales the noise.
+
+    The data set's bounds where the model knows them, else each input's own
+    ``max - min`` (as in the SmoothGrad paper).
+    """
     dataset = explainer.model.dataset
     if dataset is not None:
         low, high = dataset.bounds.T
@@ -438,7 +441,9 @@ class GuidedBackprop(_GradientMethod):
 
     def __init__(self, model: Any, *, output: str = "auto") -> None:
         super().__init__(model, output=output)
-        self._relus = [m for m in self.model.torch_module.modules() if isinstance(m, torch.nn.ReLU)]
+        self._relus = [
+            m for m in self.model.torch_module.modules() if isinstance(m, torch.nn.ReLU)
+        ]
         if not self._relus:
             raise ValueError(
                 "GuidedBackprop needs torch.nn.ReLU modules in the model to change the "

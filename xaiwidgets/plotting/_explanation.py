@@ -24,9 +24,7 @@ NEGATIVE = "#008bfb"  # blue pushes it down
 
 def _single(explanation: Explanation) -> Explanation:
     if not isinstance(explanation, Explanation):
-        raise TypeError(
-            f"Expected an xaiwidgets Explanation; got {type(explanation).__name__}."
-        )
+        raise TypeError(f"Expected an xaiwidgets Explanation; got {type(explanation).__name__}.")
     if explanation.is_batch:
         raise ValueError(
             f"This explanation holds {len(explanation)} inputs; plot one of them, for "
@@ -51,9 +49,7 @@ def _format_value(value: float) -> str:
     return f"{value:.3g}"
 
 
-def plot_bars(
-    explanation: Explanation, ax: Axes | None = None, max_features: int = 12
-) -> Axes:
+def plot_bars(explanation: Explanation, ax: Axes | None = None, max_features: int = 12) -> Axes:
     """Signed horizontal bars, largest magnitude on top, the feature value in the label.
 
     Parameters
@@ -87,8 +83,8 @@ def plot_bars(
     shown = list(values[order])
     if len(order) > max_features:
         rest = len(order) - max_features + 1
-        shown = shown[: max_features - 1] + [float(values[order[max_features - 1 :]].sum())]
-        labels = labels[: max_features - 1] + [f"{rest} other features"]
+        shown = [*shown[: max_features - 1], float(values[order[max_features - 1 :]].sum())]
+        labels = [*labels[: max_features - 1], f"{rest} other features"]
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.35 * len(shown) + 1.2))
     positions = np.arange(len(shown))[::-1]
@@ -161,8 +157,14 @@ def plot_image(
     if style != "heatmap":
         ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     if style != "input":
-        ax.imshow(normalized, cmap=heat_cmap, vmin=low, vmax=1.0, interpolation="nearest",
-                  alpha=alpha if style == "overlay" else 1.0)
+        ax.imshow(
+            normalized,
+            cmap=heat_cmap,
+            vmin=low,
+            vmax=1.0,
+            interpolation="nearest",
+            alpha=alpha if style == "overlay" else 1.0,
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(rule if style != "input" else "input", fontsize=8)

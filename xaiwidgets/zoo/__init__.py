@@ -106,8 +106,14 @@ def train_mlp(
         X = (dataset.X_train.reshape(len(dataset.X_train), -1) - mean) / std
         if dataset.kind == "image":
             X = X.reshape(dataset.X_train.shape)
-        fit(module, X, dataset.y_train, **settings, progress=progress,
-            description=f"training MLP on {dataset.name}")
+        fit(
+            module,
+            X,
+            dataset.y_train,
+            **settings,
+            progress=progress,
+            description=f"training MLP on {dataset.name}",
+        )
         first_linear = next(m for m in module if isinstance(m, torch.nn.Linear))
         fold_standardization(first_linear, mean, std)
 
@@ -183,11 +189,22 @@ def train_cnn(
             )
 
     def train(module: torch.nn.Sequential) -> None:
-        fit(module, dataset.X_train, dataset.y_train, **settings, progress=progress,
-            description=f"training CNN on {dataset.name}")
+        fit(
+            module,
+            dataset.X_train,
+            dataset.y_train,
+            **settings,
+            progress=progress,
+            description=f"training CNN on {dataset.name}",
+        )
 
-    key = {"kind": "cnn", "channels": [c1, c2], "hidden": hidden, **settings,
-           "data": dataset_fingerprint(dataset)}
+    key = {
+        "kind": "cnn",
+        "channels": [c1, c2],
+        "hidden": hidden,
+        **settings,
+        "data": dataset_fingerprint(dataset),
+    }
     return cached_model(build, train, key, cache)
 
 

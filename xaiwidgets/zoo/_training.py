@@ -53,7 +53,9 @@ def cached_model(
     """
     key = {**key, "xaiwidgets": __version__, "torch": torch.__version__.split("+")[0]}
     text = json.dumps(key, sort_keys=True, default=str)
-    path = cache_dir() / "models" / f"{key['kind']}-{hashlib.sha1(text.encode()).hexdigest()[:20]}.pt"
+    path = (
+        cache_dir() / "models" / f"{key['kind']}-{hashlib.sha1(text.encode()).hexdigest()[:20]}.pt"
+    )
     module = build()
     if cache and path.exists():
         try:
