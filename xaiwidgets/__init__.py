@@ -10,7 +10,7 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import datasets, explainers, plotting, zoo
+from . import datasets, explainers, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 
@@ -24,6 +24,7 @@ __all__ = [
     "explainers",
     "plot",
     "plotting",
+    "sanity",
     "wrap",
     "zoo",
 ]
