@@ -7,6 +7,7 @@ model with :func:`available`.
 
 from ..core.explainer import Explainer, available, get, register
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
+from .lime import Lime
 
 __all__ = [
     "Explainer",
@@ -14,6 +15,7 @@ __all__ = [
     "GradientXInput",
     "GuidedBackprop",
     "IntegratedGradients",
+    "Lime",
     "SmoothGrad",
     "available",
     "get",
