@@ -6,6 +6,7 @@ model with :func:`available`.
 """
 
 from ..core.explainer import Explainer, available, get, register
+from ._shap import Shap
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
 from .lime import Lime
 
@@ -16,6 +17,7 @@ __all__ = [
     "GuidedBackprop",
     "IntegratedGradients",
     "Lime",
+    "Shap",
     "SmoothGrad",
     "available",
     "get",
