@@ -6,10 +6,15 @@ seed gives the same result) and ``repeats``: with ``repeats=k`` it also runs see
 ``seed + 1, ..., seed + k - 1`` and reports the spread of each attribution over the
 ``k`` runs. The values returned are always those of ``seed`` itself, so asking for the
 spread never changes the explanation.
+
+What a seed draws does not depend on the input (the input only shifts and scales
+it), so the draws are kept per seed and reused for the next input: explaining many
+inputs with one explainer, as a widget does, draws the random numbers once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,6 +23,9 @@ from ..core.explainer import Explainer
 from ..core.validation import check_int
 
 __all__ = ["SampledExplainer"]
+
+# Draws kept per explainer (repeats use consecutive seeds).
+_KEPT_DRAWS = 16
 
 
 class SampledExplainer(Explainer):
@@ -67,6 +75,20 @@ class SampledExplainer(Explainer):
             stacked = np.stack(runs, axis=1)
             meta.update(repeats=repeats, spread=stacked.std(axis=1, ddof=1), repeat_values=stacked)
         return values, meta
+
+    def _draws(self, key: tuple, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """The input-independent draws for ``key`` (a seed and a shape), made once.
+
+        The array is read-only; a few keys are kept.
+        """
+        kept = self.__dict__.setdefault("_kept_draws", {})
+        if key not in kept:
+            if len(kept) >= _KEPT_DRAWS:
+                kept.clear()
+            array = make()
+            array.flags.writeable = False
+            kept[key] = array
+        return kept[key]
 
     def _attribute_seeded(
         self, batch: np.ndarray, targets: np.ndarray, outputs: np.ndarray, seed: int

@@ -171,7 +171,6 @@ class Shap(SampledExplainer):
                 )
             return
         self._fixed_background: np.ndarray | None = None
-        self._summaries: dict[int, np.ndarray] = {}
         if isinstance(background, int | np.integer) and not isinstance(background, bool):
             self.params["background"] = check_int(int(background), "background", low=1)
             self.params["summarize"] = check_option(summarize, "summarize", ["sample", "kmeans"])
@@ -225,19 +224,16 @@ class Shap(SampledExplainer):
         """The background rows for ``seed`` (the fixed array, or a seeded summary)."""
         if self._fixed_background is not None:
             return self._fixed_background
-        if seed not in self._summaries:
-            rows = np.asarray(self.model.dataset.X_train, dtype=np.float64)
-            size = self.params["background"]
-            if size >= len(rows):
-                summary = rows
-            elif self.params["summarize"] == "sample":
-                summary = rows[np.sort(numpy_rng(seed).choice(len(rows), size, replace=False))]
-            else:
-                summary = self._kmeans(rows, size, seed)
-            if len(self._summaries) >= 8:  # keep a few seeds' summaries (repeats)
-                self._summaries.clear()
-            self._summaries[seed] = summary
-        return self._summaries[seed]
+        return self._draws(("background", seed), lambda: self._summarize(seed))
+
+    def _summarize(self, seed: int) -> np.ndarray:
+        rows = np.asarray(self.model.dataset.X_train, dtype=np.float64)
+        size = self.params["background"]
+        if size >= len(rows):
+            return rows.copy()
+        if self.params["summarize"] == "sample":
+            return rows[np.sort(numpy_rng(seed).choice(len(rows), size, replace=False))]
+        return self._kmeans(rows, size, seed)
 
     def _kmeans(self, rows: np.ndarray, size: int, seed: int) -> np.ndarray:
         from sklearn.cluster import KMeans
@@ -258,18 +254,18 @@ class Shap(SampledExplainer):
     # ------------------------------------------------------------------ attribution
     def _attribute_seeded(self, batch, targets, outputs, seed):
         algorithm = self.params["algorithm"]
+        size = None
         if algorithm == "partition":
             values, base = self._partition(batch, targets)
-            size = None
         else:
             background = self._background(seed)
             size = len(background)
             if algorithm == "gradient":
                 values = self._expected_gradients(batch, targets, background, seed)
+                expected = self.model._outputs_unchecked(np.array(background), self.output)
+                base = expected.mean(axis=0)[targets]
             else:
-                values = self._tabular(batch, targets, background, seed)
-            expected = self.model._outputs_unchecked(background, self.output).mean(axis=0)
-            base = expected[targets]
+                values, base = self._tabular(batch, targets, background, seed)
         at_input = outputs[np.arange(len(batch)), targets]
         gap = values.reshape(len(batch), -1).sum(axis=1) - (at_input - base)
         meta = {
@@ -304,21 +300,22 @@ class Shap(SampledExplainer):
         call = {"max_evals": self.params["max_evals"]} if algorithm == "permutation" else {}
         if algorithm == "exact":
             call["max_evals"] = 2**space.n_features
-        logical = np.empty((n, space.n_features))
-        with _global_numpy_state_kept():
+        logical, base = np.empty((n, space.n_features)), np.empty(n)
+        with self.model.inference(), _global_numpy_state_kept():
             for i in range(n):
                 f = self._target_function(int(targets[i]), space.decode)
                 # A new explainer per input re-seeds shap's sampler, so an input is
                 # explained the same alone or in a batch.
                 explainer = shap.Explainer(f, masker, algorithm=algorithm, seed=seed)
-                logical[i] = explainer(x[i : i + 1], silent=True, **call).values[0]
-        return space.spread(logical, flat).reshape(batch.shape)
+                result = explainer(x[i : i + 1], silent=True, **call)
+                logical[i], base[i] = result.values[0], result.base_values[0]
+        return space.spread(logical, flat).reshape(batch.shape), base
 
     def _expected_gradients(self, batch, targets, background, seed):
         import shap
 
         dtype = self.model.torch_dtype
-        reference = torch.as_tensor(background, dtype=dtype)
+        reference = torch.tensor(background, dtype=dtype)  # a copy: the summary is kept
         values = np.empty_like(batch)
         with self.model.inference(), _global_numpy_state_kept():
             for target in np.unique(targets):
