@@ -213,6 +213,9 @@ def test_seeds_repeats_and_batch_invariance(credit_model, credit):
     np.testing.assert_allclose(
         Lime(credit_model, seed=1).explain(X[2]).values, a.values[2], rtol=1e-6
     )
+    reused = Lime(credit_model, seed=1)  # the seed's draws are kept between calls
+    reused.explain(X[0])
+    np.testing.assert_array_equal(reused.explain(X).values, a.values)
     fresh = Lime(credit_model, seed=None)
     assert not np.allclose(fresh.explain(X).values, fresh.explain(X).values)
 
