@@ -237,10 +237,15 @@ def test_partition_on_linear_image_model_is_contribution(digits, fill):
     assert np.all(np.abs(e.meta["efficiency_gap"]) < 1e-9)
 
 
-def test_partition_efficiency_on_cnn(digits_cnn, digits):
+def test_partition_efficiency_on_cnn_and_sklearn_image_model(digits_cnn, digits):
     e = Shap(digits_cnn, max_evals=300).explain(digits.X_test[:2])
-    assert e.values.shape == (2, 1, 8, 8)
+    assert e.values.shape == (2, 1, 8, 8) and e.output == "logit"
     assert np.all(np.abs(e.meta["efficiency_gap"]) < 1e-4)
+    flat = digits.X_train.reshape(len(digits.X_train), -1)
+    logreg = LogisticRegression(max_iter=300).fit(flat, digits.y_train)
+    sk = Shap(xw.wrap(logreg, digits), max_evals=300).explain(digits.X_test[0])
+    assert sk.output == "probability" and sk.values.shape == (1, 8, 8)
+    assert abs(sk.meta["efficiency_gap"]) < 1e-9
 
 
 def test_expected_gradients_on_linear_model_and_cnn(digits, digits_cnn):
