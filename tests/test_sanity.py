@@ -343,7 +343,7 @@ def bn_model(digits):
     net.train()
     with torch.no_grad():  # give the running statistics trained-looking values
         for _ in range(3):
-            net(torch.as_tensor(digits.X_train[:256], dtype=torch.float32))
+            net(torch.tensor(digits.X_train[:256], dtype=torch.float32))
     return xw.wrap(net.eval(), digits)
 
 
@@ -361,7 +361,7 @@ def test_batchnorm_recompute_matches_the_calibration_statistics(bn_model, digits
     calibration = digits.X_train[:512]
     sanity._recompute_batchnorm(module, calibration)
     with torch.no_grad():
-        conv = module[0](torch.as_tensor(calibration, dtype=torch.float32))
+        conv = module[0](torch.tensor(calibration, dtype=torch.float32))
     torch.testing.assert_close(module[1].running_mean, conv.mean(dim=(0, 2, 3)))
     torch.testing.assert_close(
         module[1].running_var, conv.var(dim=(0, 2, 3), unbiased=True), rtol=1e-4, atol=1e-6
@@ -414,15 +414,16 @@ def test_data_randomization_findings(data_result):
 
 def test_data_randomization_leaves_the_dataset_alone_and_warns_when_unfitted(digits):
     y_before = digits.y_train.copy()
-    with pytest.warns(UserWarning, match="fits only"):
-        xw.sanity.data_randomization(
-            digits,
-            MEMORIZING_MLP,
-            ["gradient"],
-            X=digits.X_test[:2],
-            min_train_accuracy=1.0,
-            progress=False,
-        )
+    for _ in range(2):  # the cached result warns again
+        with pytest.warns(UserWarning, match="fits only"):
+            xw.sanity.data_randomization(
+                digits,
+                MEMORIZING_MLP,
+                ["gradient"],
+                X=digits.X_test[:2],
+                min_train_accuracy=1.0,
+                progress=False,
+            )
     np.testing.assert_array_equal(digits.y_train, y_before)
 
 
@@ -433,6 +434,17 @@ def test_data_randomization_bad_arguments(digits):
         xw.sanity.data_randomization(digits, "mlp", progress=False)
     with pytest.raises(ValueError, match="'min_train_accuracy'"):
         xw.sanity.data_randomization(digits, MEMORIZING_MLP, min_train_accuracy=2.0)
+    calls = []
+
+    def never(data):  # bad inputs are caught before any training
+        calls.append(data)
+        raise AssertionError("trained")
+
+    with pytest.raises(ValueError, match="X must have shape"):
+        xw.sanity.data_randomization(digits, never, X=np.zeros((2, 8, 8)), progress=False)
+    with pytest.raises(ValueError, match="does not apply"):
+        xw.sanity.data_randomization(digits, never, similarity=["hog"], progress=False)
+    assert not calls
 
 
 def test_data_randomization_same_seed_same_result(digits, data_result):

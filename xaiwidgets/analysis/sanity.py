@@ -21,7 +21,9 @@ global torch random state is untouched.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,7 +38,7 @@ from ..core.explainer import Explainer, available, get
 from ..core.model import Model, wrap
 from ..core.seeding import numpy_rng
 from ..core.threads import torch_threads
-from ..core.validation import check_int, check_option, check_real, check_targets
+from ..core.validation import check_batch, check_int, check_option, check_real, check_targets
 from . import metrics
 
 __all__ = [
@@ -245,7 +247,7 @@ def _recompute_batchnorm(module: torch.nn.Module, calibration: np.ndarray) -> No
             norm.momentum = None
             norm.train()
         with torch.no_grad():
-            module(torch.as_tensor(calibration, dtype=dtype))
+            module(torch.tensor(calibration, dtype=dtype))
     finally:
         for norm, momentum in saved:
             norm.momentum = momentum
@@ -288,7 +290,7 @@ class SanityResult:
         the stage-0 map in column ``value``.
     baseline : DataFrame
         The same metrics between each stage-0 map and shuffles of it: columns
-        ``method, input, draw, metric, value``.
+        ``method, input, draw, metric, value`` (computed on first use).
     accuracy : DataFrame or None
         Data randomization: per model, its accuracy on the training labels it was
         fitted to and on the true test labels.
@@ -323,7 +325,7 @@ class SanityResult:
         predictions: dict[int, np.ndarray],
         maps: dict[tuple[str, int], np.ndarray],
         table: pd.DataFrame,
-        baseline: pd.DataFrame,
+        baseline: Callable[[dict[tuple[str, int], np.ndarray]], pd.DataFrame],
         params: dict[str, Any],
         accuracy: pd.DataFrame | None = None,
         models: dict[str, Model] | None = None,
@@ -339,7 +341,9 @@ class SanityResult:
         self.predictions = {k: _read_only(v) for k, v in predictions.items()}
         self._maps = {k: _read_only(v) for k, v in maps.items()}
         self._table = table
-        self._baseline = baseline
+        self._baseline_fn = baseline
+        self._baseline: pd.DataFrame | None = None
+        self._baseline_lock = threading.Lock()
         self._accuracy = accuracy
         self.models = dict(models or {})
         self.params = dict(params)
@@ -362,8 +366,18 @@ class SanityResult:
 
     @property
     def baseline(self) -> pd.DataFrame:
-        """Chance-level similarities: method, input, draw, metric, value (a copy)."""
-        return self._baseline.copy()
+        """Chance-level similarities: method, input, draw, metric, value (a copy).
+
+        Computed on first use (the shuffles cost about as much as the check itself)
+        and kept.
+        """
+        return self._baseline_table().copy()
+
+    def _baseline_table(self) -> pd.DataFrame:
+        with self._baseline_lock:
+            if self._baseline is None:
+                self._baseline = self._baseline_fn(self._maps)
+            return self._baseline
 
     @property
     def accuracy(self) -> pd.DataFrame | None:
@@ -431,7 +445,7 @@ class SanityResult:
         True
         """
         level = check_real(level, "level", low=0.0, high=1.0, low_inclusive=False)
-        table = self._select_inputs(self._baseline, inputs)
+        table = self._select_inputs(self._baseline_table(), inputs)
         grouped = table.groupby(["method", "metric"], sort=False)["value"]
         tail = (1 - level) / 2
         return pd.DataFrame(
@@ -782,19 +796,18 @@ def _resolve_targets(target: Any, n: int, n_classes: int) -> Any:
 
 
 def _explain(
-    model: Model, specs: list[MethodSpec], X: np.ndarray, targets: np.ndarray, stage: str
-) -> dict[str, np.ndarray]:
-    maps = {}
-    for label, cls, params in specs:
-        values = np.asarray(cls(model, **params).explain(X, target=targets).values, dtype=float)
-        if not np.all(np.isfinite(values)):
-            raise ValueError(
-                f"{cls.__name__} gave non-finite attributions at stage {stage!r}; the "
-                "randomized model's outputs are probably too large. Try "
-                "init='truncated_normal' or batchnorm='recompute'."
-            )
-        maps[label] = values
-    return maps
+    model: Model, spec: MethodSpec, X: np.ndarray, targets: np.ndarray, stage: str
+) -> np.ndarray:
+    """One method's maps of ``X`` on one stage's model, checked to be finite."""
+    _, cls, params = spec
+    values = np.asarray(cls(model, **params).explain(X, target=targets).values, dtype=float)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{cls.__name__} gave non-finite attributions for the model at stage {stage!r}; "
+            "its outputs are probably too large. Try init='truncated_normal' or "
+            "batchnorm='recompute'."
+        )
+    return values
 
 
 def _check_outputs(model: Model, X: np.ndarray, stage: str) -> np.ndarray:
@@ -818,11 +831,16 @@ class _Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=description, leave=False)
-        elif not (progress is False or self._callback is not None):
+        self.done, self.total = 0, total
+
+    @staticmethod
+    def check(progress: Any) -> Progress:
+        """Raise ``TypeError`` unless ``progress`` is a bool or a callable."""
+        if not (isinstance(progress, bool) or callable(progress)):
             raise TypeError(
                 f"progress must be True, False or a callable f(done, total); got {progress!r}."
             )
-        self.done, self.total = 0, total
+        return progress
 
     def step(self, text: str) -> None:
         self.done += 1
@@ -847,26 +865,24 @@ def _similarities(
     functions: dict[str, Callable],
     layer_names: list[str],
 ) -> pd.DataFrame:
-    frames = []
+    """The tidy table: every stage's maps against stage 0, per method and metric."""
+    columns: dict[str, list[Any]] = {k: [] for k in ("method", "stage", "layer", "metric")}
+    values, inputs = [], []
     for method in methods:
         reference = maps[(method, 0)]
         n = len(reference)
         for stage in range(n_stages):
             for name, function in functions.items():
-                values = np.asarray(function(reference, maps[(method, stage)], batch=True))
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "method": method,
-                            "stage": stage,
-                            "layer": layer_names[stage],
-                            "input": np.arange(n),
-                            "metric": name,
-                            "value": values.astype(float),
-                        }
-                    )
-                )
-    return pd.concat(frames, ignore_index=True)
+                values.append(np.asarray(function(reference, maps[(method, stage)], batch=True)))
+                inputs.append(np.arange(n))
+                for key, value in zip(
+                    columns, (method, stage, layer_names[stage], name), strict=True
+                ):
+                    columns[key].append(np.repeat(value, n))
+    frame = pd.DataFrame({key: np.concatenate(parts) for key, parts in columns.items()})
+    frame.insert(3, "input", np.concatenate(inputs))
+    frame["value"] = np.concatenate(values).astype(float)
+    return frame
 
 
 def _baseline(
@@ -876,6 +892,7 @@ def _baseline(
     n_draws: int,
     seed: int,
 ) -> pd.DataFrame:
+    """Each method's stage-0 maps against shuffles of themselves, for every metric."""
     frames = []
     for method in methods:
         reference = maps[(method, 0)]
@@ -1032,7 +1049,7 @@ def model_randomization(
     output : {"auto", "logit", "probability"}, default="auto"
         The explained output, unless a method's parameters say otherwise.
     n_baseline : int, default=16
-        Shuffles per input for the chance band.
+        Shuffles per input for the chance band (computed when first used).
     progress : bool or callable, default=True
         A progress bar (``tqdm.auto``), or ``f(done, total)`` called after each step
         (raise from it to cancel).
@@ -1079,6 +1096,7 @@ def model_randomization(
     batchnorm = check_option(batchnorm, "batchnorm", ["keep", "recompute"])
     n_baseline = check_int(n_baseline, "n_baseline", low=1)
     threads = None if threads is None else check_int(threads, "threads", low=1)
+    progress = _Progress.check(progress)
     output = model.resolve_output(output)
     specs = _method_specs(methods, model, output)
     functions = _similarity_functions(similarity, model.input_shape)
@@ -1136,11 +1154,11 @@ def model_randomization(
                 targets[stage] = predictions[stage]
             else:
                 targets[stage] = targets[0]
-            for label, cls, params in specs:
-                maps[(label, stage)] = _explain(
-                    stage_model, [(label, cls, params)], batch, targets[stage], labels[stage]
-                )[label]
-                bar.step(f"{labels[stage]}: {label}")
+            for spec in specs:
+                maps[(spec[0], stage)] = _explain(
+                    stage_model, spec, batch, targets[stage], labels[stage]
+                )
+                bar.step(f"{labels[stage]}: {spec[0]}")
 
     result = SanityResult(
         kind="model",
@@ -1154,7 +1172,13 @@ def model_randomization(
         predictions=predictions,
         maps=maps,
         table=_similarities(maps, method_labels, n_stages, functions, layer_names),
-        baseline=_baseline(maps, method_labels, functions, n_baseline, seed),
+        baseline=functools.partial(
+            _baseline,
+            methods=method_labels,
+            functions=functions,
+            n_draws=n_baseline,
+            seed=seed,
+        ),
         params={
             "order": order,
             "seed": seed,
@@ -1287,7 +1311,10 @@ def data_randomization(
     min_train_accuracy = check_real(min_train_accuracy, "min_train_accuracy", low=0.0, high=1.0)
     n_baseline = check_int(n_baseline, "n_baseline", low=1)
     threads = None if threads is None else check_int(threads, "threads", low=1)
-    X = dataset.X_test[:8] if X is None else X
+    progress = _Progress.check(progress)
+    batch, _ = check_batch(dataset.X_test[:8] if X is None else X, dataset.input_shape, name="X")
+    functions = _similarity_functions(similarity, dataset.input_shape)
+    target = _resolve_targets(target, len(batch), dataset.n_classes)
 
     key, held = None, ()
     if cache:
@@ -1301,17 +1328,17 @@ def data_randomization(
                 dataset.y_test,
                 train_fn,
                 methods,
-                np.asarray(X),
+                batch,
                 seed,
-                similarity,
-                target if isinstance(target, str) else np.asarray(target).tolist(),
-                min_train_accuracy,
+                list(functions.items()),
+                target if isinstance(target, str) else target.tolist(),
                 output,
                 n_baseline,
             )
         )
         found = _cached(key)
         if found is not None:
+            _warn_if_unfitted(found, min_train_accuracy)
             return found
 
     permuted = numpy_rng(seed).permutation(dataset.y_train)
@@ -1323,11 +1350,8 @@ def data_randomization(
             models[label] = wrap(train_fn(data), dataset)
             bar.step(f"trained on {label}")
         trained = models["true labels"]
-        batch, _ = trained.check_input(X, name="X")
         output = trained.resolve_output(output)
         specs = _method_specs(methods, trained, output)
-        functions = _similarity_functions(similarity, trained.input_shape)
-        target = _resolve_targets(target, len(batch), trained.n_classes)
         maps, targets, predictions = {}, {}, {}
         for stage, label in enumerate(models):
             stage_model = models[label]
@@ -1338,10 +1362,8 @@ def data_randomization(
                 targets[stage] = predictions[stage]
             else:
                 targets[stage] = targets[0]
-            for method, values in _explain(
-                stage_model, specs, batch, targets[stage], label
-            ).items():
-                maps[(method, stage)] = values
+            for spec in specs:
+                maps[(spec[0], stage)] = _explain(stage_model, spec, batch, targets[stage], label)
             bar.step(f"explained {label}")
 
     rows = []
@@ -1356,17 +1378,6 @@ def data_randomization(
                 "test": float(np.mean(stage_model.predict(dataset.X_test) == dataset.y_test)),
             }
         )
-    accuracy = pd.DataFrame(rows)
-    fitted = rows[1]["train"]
-    if fitted < min_train_accuracy:
-        warnings.warn(
-            f"The model trained on random labels fits only {fitted:.1%} of them (wanted "
-            f"{min_train_accuracy:.0%}); the test is weaker. Let train_fn train longer, "
-            "wider or without weight decay.",
-            UserWarning,
-            stacklevel=2,
-        )
-
     method_labels = [label for label, _, _ in specs]
     layer_names = ["none", "all (random labels)"]
     result = SanityResult(
@@ -1381,7 +1392,13 @@ def data_randomization(
         predictions=predictions,
         maps=maps,
         table=_similarities(maps, method_labels, 2, functions, layer_names),
-        baseline=_baseline(maps, method_labels, functions, n_baseline, seed),
+        baseline=functools.partial(
+            _baseline,
+            methods=method_labels,
+            functions=functions,
+            n_draws=n_baseline,
+            seed=seed,
+        ),
         params={
             "seed": seed,
             "target": target if isinstance(target, str) else "given",
@@ -1390,8 +1407,21 @@ def data_randomization(
             "min_train_accuracy": min_train_accuracy,
             "feature_names": trained.feature_names if len(trained.input_shape) == 1 else None,
         },
-        accuracy=accuracy,
+        accuracy=pd.DataFrame(rows),
         models=models,
     )
     _store(key, held, result)
+    _warn_if_unfitted(result, min_train_accuracy)
     return result
+
+
+def _warn_if_unfitted(result: SanityResult, min_train_accuracy: float) -> None:
+    fitted = float(result.accuracy.set_index("model").loc["random labels", "train"])
+    if fitted < min_train_accuracy:
+        warnings.warn(
+            f"The model trained on random labels fits only {fitted:.1%} of them (wanted "
+            f"{min_train_accuracy:.0%}); the test is weaker. Let train_fn train longer, "
+            "wider or without weight decay.",
+            UserWarning,
+            stacklevel=3,
+        )
