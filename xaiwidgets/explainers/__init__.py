@@ -6,10 +6,12 @@ model with :func:`available`.
 """
 
 from ..core.explainer import Explainer, available, get, register
+from .flip_points import FlipPointExplainer
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
 
 __all__ = [
     "Explainer",
+    "FlipPointExplainer",
     "Gradient",
     "GradientXInput",
     "GuidedBackprop",

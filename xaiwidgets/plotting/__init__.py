@@ -1,6 +1,25 @@
 """Pure matplotlib plots: ``Explanation -> Axes``, usable without widgets."""
 
 from ._explanation import plot, plot_bars, plot_image
+from ._flip import (
+    plot_bias_test,
+    plot_change_frequency,
+    plot_directions,
+    plot_flip_changes,
+    plot_flip_path,
+    plot_ranking,
+)
 from ._normalize import normalize_for_display
 
-__all__ = ["normalize_for_display", "plot", "plot_bars", "plot_image"]
+__all__ = [
+    "normalize_for_display",
+    "plot",
+    "plot_bars",
+    "plot_bias_test",
+    "plot_change_frequency",
+    "plot_directions",
+    "plot_flip_changes",
+    "plot_flip_path",
+    "plot_image",
+    "plot_ranking",
+]
