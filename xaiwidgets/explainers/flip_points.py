@@ -81,15 +81,21 @@ _LINE_SCAN_POINTS = 513
 #: Random points of the allowed region tried when no start reaches the boundary.
 _SAMPLES = 1024
 #: Combinations of roundings tried in the discrete repair.
-_MAX_ROUNDINGS = 64
+_MAX_ROUNDINGS = 256
 #: Roundings whose continuous features are re-solved.
-_REPAIRS = 4
+_REPAIRS = 6
 #: Relative step of the central differences of the derivative-free path (times the scale).
 _FD_STEP = 1e-5
 #: Classes tried from x: first-order distance within this factor of the nearest class.
 _FIRST_ORDER_SLACK = 2.0
 #: Boundary points farther than this factor times the best flip point are not refined.
 _PRUNE_FACTOR = 3.0
+#: The second, coarser finite-difference step (relative) of the smoothness check.
+_FD_COARSE = 100.0
+#: SLSQP iterations per start on the derivative-free path.
+_FD_MAX_ITER = 50
+#: Bisection steps to locate a jump of a piecewise-constant model on a segment.
+_JUMP_BISECTIONS = 40
 #: Half-width, in scale units, searched along a feature without bounds.
 _UNBOUNDED_SPAN = 10.0
 
@@ -188,6 +194,8 @@ class FlipConstraints:
         continuous relaxation is always reported too).
     data_range : ndarray of shape (n_columns, 2), optional
         The training data's per-column range, used to flag implausible values.
+    input_shape : tuple of int, optional
+        The shape of one input (default: flat).
 
     Attributes
     ----------
@@ -218,6 +226,7 @@ class FlipConstraints:
     norm: Norm = "l2"
     discrete: bool = True
     data_range: np.ndarray | None = None
+    input_shape: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.feature_names)
@@ -253,6 +262,10 @@ class FlipConstraints:
         object.__setattr__(self, "fixed", _frozen(fixed, bool))
         object.__setattr__(self, "direction", _frozen(direction, np.int8))
         object.__setattr__(self, "discrete", bool(self.discrete))
+        shape = tuple(int(k) for k in self.input_shape) or (n,)
+        if int(np.prod(shape)) != n:
+            raise ValueError(f"input_shape {shape} does not hold {n} columns.")
+        object.__setattr__(self, "input_shape", shape)
         if self.data_range is not None:
             object.__setattr__(self, "data_range", _frozen(self.data_range, np.float64))
 
@@ -368,6 +381,7 @@ class FlipConstraints:
             norm=check_option(norm, "norm", ["l2", "l1"]),
             discrete=bool(discrete),
             data_range=data_range,
+            input_shape=model.input_shape,
         )
 
     def restrict(self, *, free: Any = None, fixed: Any = None) -> FlipConstraints:
@@ -444,7 +458,10 @@ class FlipConstraints:
         return lower, upper
 
     def distance(self, x: Any, points: Any) -> float | np.ndarray:
-        """Scaled distance from ``x`` to one point or to each row of a batch.
+        """Scaled distance from ``x`` to one point (a float) or to each row of a batch.
+
+        ``points`` is one point when it is flat or has the input's shape; otherwise its
+        first axis runs over points.
 
         Examples
         --------
@@ -456,7 +473,7 @@ class FlipConstraints:
         """
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         points = np.asarray(points, dtype=np.float64)
-        single = points.size == self.n_features
+        single = points.ndim == 1 or points.shape == self.input_shape
         scaled = (points.reshape(-1, self.n_features) - x) / self.scale
         if self.norm == "l1":
             values = np.abs(scaled).sum(axis=1)
@@ -652,7 +669,7 @@ class _TorchScores(_Scores):
         return out if self.output == "logit" else torch.log(out.clamp_min(_TINY))
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+        rows = np.array(rows, dtype=np.float64).reshape(len(rows), -1)  # writable for torch
         if len(rows) == 0:
             return np.empty((0, self.n_classes))
         step = max(1, 2**20 // max(1, rows.shape[1]))
@@ -667,7 +684,7 @@ class _TorchScores(_Scores):
         # One pass for every class: K copies of y, output k of copy k differentiated.
         k = self.n_classes
         with torch.enable_grad():
-            rows = torch.as_tensor(y, dtype=self.dtype).repeat(k, 1).requires_grad_(True)
+            rows = torch.tensor(y, dtype=self.dtype).repeat(k, 1).requires_grad_(True)
             out = self._forward(rows)
             (gradient,) = torch.autograd.grad(out.diagonal().sum(), rows)
         return out[0].detach().double().numpy(), gradient.double().numpy()[:, columns]
@@ -685,9 +702,11 @@ class _FiniteDifferenceScores(_Scores):
         proba = self.model._outputs_unchecked(rows.reshape(-1, *self.shape), "probability")
         return np.log(np.maximum(proba, _TINY))
 
-    def jacobian(self, y: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def jacobian(
+        self, y: np.ndarray, columns: np.ndarray, step: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         m = len(columns)
-        h = self.step[columns]
+        h = step * self.step[columns]
         rows = np.repeat(y[None], 1 + 2 * m, axis=0)
         rows[1 + np.arange(m), columns] += h
         rows[1 + m + np.arange(m), columns] -= h
@@ -879,8 +898,10 @@ class FlipPoint:
     approximate : bool
         True for the derivative-free path (finite-difference Jacobians).
     method : str
-        The solver that produced the relaxed point (``"slsqp"``, ``"line-scan"``,
-        ``"slsqp-fd"``, ...); ``meta["discrete_method"]`` says how ``point`` was made.
+        The solver that produced the relaxed point: ``"slsqp"`` (exact gradients),
+        ``"slsqp-fd"`` (finite differences), ``"line-scan"`` (one free feature) or
+        ``"bisection"`` (scores not smooth, as for trees: the closest boundary crossing
+        found, not refined); ``meta["discrete_method"]`` says how ``point`` was made.
     constraints : FlipConstraints
         The domain.
     scores : ndarray or None
@@ -1132,6 +1153,7 @@ class _Query:
     lower: np.ndarray
     upper: np.ndarray
     free: np.ndarray
+    smooth: bool = True
     starts: list[dict[str, Any]] = field(default_factory=list)
     nit: int = 0
     nfev: int = 0
@@ -1173,7 +1195,10 @@ class _Solver:
         self.tol = tol
         self.n_neighbors = n_neighbors
         self.max_targets = max_targets
-        self.max_iter = max_iter
+        # Finite differences are noisy at ReLU kinks: a looser tolerance and fewer
+        # iterations stop SLSQP where the noise, not the optimum, limits progress.
+        self.max_iter = max_iter if exact else min(max_iter, _FD_MAX_ITER)
+        self.ftol = 1e-10 if exact else 1e-7
         self.max_enumerate = max_enumerate
         self.rng = numpy_rng(seed)
         self.method = "slsqp" if exact else "slsqp-fd"
@@ -1217,6 +1242,8 @@ class _Solver:
                 start,
                 "No feature may change: every feature is fixed (or its bounds leave it no room).",
             )
+        q.smooth = self._looks_smooth(q)
+        meta["smooth"] = q.smooth
         relaxed, reason = self._relaxed(q)
         meta["relaxed_residual"] = None if relaxed is None else self._residual(q, relaxed)
         point, discrete_reason, discrete_method = self._discrete(q, relaxed)
@@ -1228,6 +1255,18 @@ class _Solver:
                 relaxed = hit
                 meta["relaxed_residual"] = self._residual(q, relaxed)
         return self._result(q, relaxed, point, meta, start, discrete_reason or reason)
+
+    def _looks_smooth(self, q: _Query) -> bool:
+        """Whether finite differences can be trusted: exact models always; otherwise the
+        Jacobian at x must be nonzero and agree at two step sizes (100x apart), which
+        piecewise-constant models (trees) fail."""
+        if self.scores.exact:
+            return True
+        _, fine = self.scores.jacobian(q.x, q.free)
+        _, coarse = self.scores.jacobian(q.x, q.free, step=_FD_COARSE)
+        if not np.any(fine):
+            return False
+        return bool(np.allclose(fine, coarse, rtol=0.1, atol=1e-3 * np.abs(fine).max()))
 
     # ------------------------------------------------------------------ relaxed problem
     def _relaxed(self, q: _Query) -> tuple[_Candidate | None, str]:
@@ -1269,7 +1308,7 @@ class _Solver:
         )
 
     def _multistart(self, q: _Query) -> tuple[_Candidate | None, str]:
-        self.method_used = self.method
+        self.method_used = self.method if q.smooth else "bisection"
         found: list[_Candidate] = []
         z0, jac0 = self.scores.jacobian(q.x, q.free)
         gaps = z0[q.i] - z0[q.allowed]
@@ -1326,8 +1365,9 @@ class _Solver:
         """SLSQP from x, then from boundary points, nearest first.
 
         A boundary point is skipped when it lies within 5 % of its distance of a start
-        already used for the same class (it would converge to the same point), or when
-        it is more than ``_PRUNE_FACTOR`` times farther than the best flip point so far.
+        already used or a flip point already found for the same class (it would converge
+        to the same point), or when it is more than ``_PRUNE_FACTOR`` times farther than
+        the best flip point so far.
         """
         used: list[tuple[np.ndarray, int]] = []
         ordered = [(y, j, label, 0.0) for y, j, label in inputs] + [
@@ -1341,8 +1381,15 @@ class _Solver:
             if best is not None and d0 > _PRUNE_FACTOR * best.distance:
                 q.starts.append({**record, "skipped": "much farther than the best point"})
                 continue
-            if any(k == j and self.c.distance(y0, y1) < 0.05 * max(d0, 1e-12) for y1, k in used):
-                q.starts.append({**record, "skipped": "next to an earlier start"})
+            solved = [(c.y, c.j) for c in found if c.source.startswith("SLSQP")]
+            if any(
+                k == j and self.c.distance(y0, y1) < 0.05 * max(d0, 1e-12)
+                for y1, k in used + solved
+            ):
+                q.starts.append({**record, "skipped": "next to an earlier start or solution"})
+                continue
+            if not q.smooth:
+                q.starts.append({**record, "skipped": "scores not smooth: no refinement"})
                 continue
             used.append((y0, j))
             y = self._slsqp(q, j, y0, q.free, q.x)
@@ -1477,8 +1524,8 @@ class _Solver:
 
         A scan of the segment brackets the first change of class, then Brent's method
         (``scipy.optimize.brentq``) finds the root of the margin ``z_i - max_k z_k``.
-        For a model whose scores jump there (trees), the point just past the jump is
-        returned instead, marked as not a tie.
+        For a model whose scores jump (trees), bisection on the predicted class finds
+        the first point past the jump instead, marked as not a tie.
         """
         ts = np.linspace(0.0, 1.0, _SCAN_POINTS)
         rows = a + ts[:, None] * (b - a)
@@ -1491,31 +1538,31 @@ class _Solver:
         def margin(t: float) -> float:
             return float(self._margin(q, self.scores((a + t * (b - a))[None])[0]))
 
-        m_lo, m_hi = margin(lo), margin(hi)
-        if m_lo <= 0:  # the scan's batch and a single row round differently at a tie
-            t = lo
-        elif m_hi >= 0:
-            t = hi
-        else:
-            t = brentq(margin, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
-        y = a + t * (b - a)
-        z = self.scores(y[None])[0]
-        if abs(self._margin(q, z)) > q.tol:
-            # A jump, not a root: step to the first point past it.
-            inside, outside_t = lo, hi
-            for _ in range(60):
-                middle = 0.5 * (inside + outside_t)
-                if margin(middle) > 0:
-                    inside = middle
-                else:
-                    outside_t = middle
-            y = a + outside_t * (b - a)
+        if q.smooth:
+            m_lo, m_hi = margin(lo), margin(hi)
+            if m_lo <= 0:  # the scan's batch and a single row round differently at a tie
+                t = lo
+            elif m_hi >= 0:
+                t = hi
+            else:
+                t = brentq(margin, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
+            y = a + t * (b - a)
             z = self.scores(y[None])[0]
-            j = int(np.argmax(z))
-            return _Candidate(y, j, self.c.distance(q.x, y), False, "segment")
-        others = z.copy()
-        others[q.i] = -np.inf
-        return _Candidate(y, int(np.argmax(others)), self.c.distance(q.x, y), True, "segment")
+            if abs(self._margin(q, z)) <= q.tol:
+                others = z.copy()
+                others[q.i] = -np.inf
+                j = int(np.argmax(others))
+                return _Candidate(y, j, self.c.distance(q.x, y), True, "segment")
+        # A jump, not a root: bisect on the class to the first point past it.
+        for _ in range(_JUMP_BISECTIONS):
+            middle = 0.5 * (lo + hi)
+            if margin(middle) > 0:
+                lo = middle
+            else:
+                hi = middle
+        y = a + hi * (b - a)
+        j = int(np.argmax(self.scores(y[None])[0]))
+        return _Candidate(y, j, self.c.distance(q.x, y), False, "segment")
 
     # ------------------------------------------------------------------ SLSQP
     def _slsqp(
@@ -1552,6 +1599,12 @@ class _Solver:
         A = np.array(group_rows).reshape(-1, len(cols))
         b = np.array(group_rhs)
 
+        z0, jac0 = evaluate(v0)
+        if not np.any(jac0[i] - jac0[j]):
+            # Flat scores (a tree ensemble): SLSQP cannot move; keep the start.
+            y = base.copy()
+            y[cols] = x[cols] + s * v0
+            return y
         l1 = c.norm == "l1"
         m = len(cols)
 
@@ -1599,7 +1652,7 @@ class _Solver:
             method="SLSQP",
             bounds=bounds,
             constraints=constraints,
-            options={"maxiter": self.max_iter, "ftol": 1e-10},
+            options={"maxiter": self.max_iter, "ftol": self.ftol},
         )
         q.nit += int(result.nit)
         v = np.clip(to_v(result.x), lo, hi)
@@ -1683,9 +1736,9 @@ class _Solver:
             return None, "", "none (no relaxed flip point)"
         combos = self._roundings(q, relaxed.y, integer, groups)
         found: list[_Candidate] = []
-        if continuous.size:
-            distances = np.atleast_1d(self.c.distance(q.x, combos))
-            for row in combos[np.argsort(distances)[:_REPAIRS]]:
+        if continuous.size and q.smooth:
+            estimates = self._repair_estimates(q, relaxed, combos, continuous)
+            for row in combos[np.argsort(estimates, kind="stable")[:_REPAIRS]]:
                 y = self._slsqp(q, relaxed.j, row, continuous, row)
                 candidate = self._accept(q, y, relaxed.j, "rounded, continuous re-solved")
                 if candidate is not None:
@@ -1710,6 +1763,23 @@ class _Solver:
             ),
             "rounding (failed)",
         )
+
+    def _repair_estimates(
+        self, q: _Query, relaxed: _Candidate, combos: np.ndarray, continuous: np.ndarray
+    ) -> np.ndarray:
+        """First-order distance of each rounding after its continuous features are re-solved.
+
+        The rounding's own distance plus the continuous move that closes its logit gap,
+        linearised at the relaxed point: ``|z_i - z_j| / ||s * grad_continuous||``. The
+        ``_REPAIRS`` most promising roundings are re-solved exactly.
+        """
+        j = relaxed.j
+        z = self.scores(combos)
+        _, jac = self.scores.jacobian(relaxed.y, continuous)
+        slope = np.linalg.norm((jac[q.i] - jac[j]) * self.c.scale[continuous])
+        closing = np.abs(z[:, q.i] - z[:, j]) / max(slope, 1e-300)
+        estimate = np.atleast_1d(self.c.distance(q.x, combos)) + closing
+        return estimate[: len(combos)]
 
     def _grid_axes(
         self, q: _Query, integer: np.ndarray, groups: list[list[int]]
@@ -1778,7 +1848,11 @@ class _Solver:
     def _roundings(
         self, q: _Query, y: np.ndarray, integer: np.ndarray, groups: list[list[int]]
     ) -> np.ndarray:
-        """Floor/ceil of each integer and the two likeliest categories of each group."""
+        """Floor/ceil of each integer and every allowed category of each group.
+
+        When the combinations exceed ``_MAX_ROUNDINGS``, integers nearest to a whole
+        number keep only their nearest value, then the least likely categories go.
+        """
         options: list[list[Any]] = []
         closeness = []
         for col in integer:
@@ -1790,14 +1864,12 @@ class _Solver:
             options.append(sorted(values, key=lambda v: abs(v - y[col])))
             closeness.append(abs(y[col] - np.round(y[col])))
         for g in groups:
-            order = [k for k in np.argsort(-y[g]) if q.upper[g[k]] >= 1][:2]
-            options.append(order)
+            options.append([k for k in np.argsort(-y[g], kind="stable") if q.upper[g[k]] >= 1])
             closeness.append(np.inf)
-        # Keep the count bounded: integers nearest to a whole number get one option.
-        for k in np.argsort(closeness):
+        for k in np.argsort(closeness, kind="stable"):
             if np.prod([len(o) for o in options]) <= _MAX_ROUNDINGS:
                 break
-            options[k] = options[k][:1]
+            options[k] = options[k][:1] if closeness[k] < np.inf else options[k][:2]
         rows = []
         for combo in itertools.product(*options):
             row = y.copy()
