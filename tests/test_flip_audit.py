@@ -92,7 +92,7 @@ def test_audit_table_splits_and_plots(planted):
         assert ax.get_title()
     ax = xw.flip.plot_bias_test(audit.bias)
     assert len(ax.patches) > 0
-    fig, axes = plt.subplots(1, 2)
+    _, axes = plt.subplots(1, 2)
     assert xw.flip.plot_ranking(audit, ax=axes[0], top=4) is axes[0]
     assert len(axes[0].patches) == 4
     assert "<table" in audit._repr_html_()

@@ -1257,9 +1257,11 @@ class _Solver:
         return self._result(q, relaxed, point, meta, start, discrete_reason or reason)
 
     def _looks_smooth(self, q: _Query) -> bool:
-        """Whether finite differences can be trusted: exact models always; otherwise the
-        Jacobian at x must be nonzero and agree at two step sizes (100x apart), which
-        piecewise-constant models (trees) fail."""
+        """Whether finite differences can be trusted (exact models always can).
+
+        The Jacobian at x must be nonzero and agree at two step sizes 100x apart, which
+        piecewise-constant models (trees) fail.
+        """
         if self.scores.exact:
             return True
         _, fine = self.scores.jacobian(q.x, q.free)
@@ -1599,7 +1601,7 @@ class _Solver:
         A = np.array(group_rows).reshape(-1, len(cols))
         b = np.array(group_rhs)
 
-        z0, jac0 = evaluate(v0)
+        _, jac0 = evaluate(v0)
         if not np.any(jac0[i] - jac0[j]):
             # Flat scores (a tree ensemble): SLSQP cannot move; keep the start.
             y = base.copy()
