@@ -643,8 +643,14 @@ class _Scores:
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def jacobian(self, y: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores at ``y`` (K,) and their derivatives w.r.t. ``y[columns]`` (K, m)."""
+    def jacobian(
+        self, y: np.ndarray, columns: np.ndarray, classes: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores at ``y`` (K,) and their derivatives w.r.t. ``y[columns]`` (K, m).
+
+        With ``classes``, only those rows of the Jacobian need be computed (the others
+        may be zero).
+        """
         raise NotImplementedError
 
     @contextmanager
@@ -680,14 +686,20 @@ class _TorchScores(_Scores):
                 chunks.append(self._forward(tensor).double().numpy())
         return np.concatenate(chunks)
 
-    def jacobian(self, y: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # One pass for every class: K copies of y, output k of copy k differentiated.
-        k = self.n_classes
+    def jacobian(
+        self, y: np.ndarray, columns: np.ndarray, classes: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # One pass for all asked classes: one copy of y per class, output k of copy k
+        # differentiated (rows are independent in eval mode).
+        wanted = list(range(self.n_classes)) if classes is None else list(classes)
         with torch.enable_grad():
-            rows = torch.tensor(y, dtype=self.dtype).repeat(k, 1).requires_grad_(True)
+            rows = torch.tensor(y, dtype=self.dtype).repeat(len(wanted), 1).requires_grad_(True)
             out = self._forward(rows)
-            (gradient,) = torch.autograd.grad(out.diagonal().sum(), rows)
-        return out[0].detach().double().numpy(), gradient.double().numpy()[:, columns]
+            picked = out[torch.arange(len(wanted)), torch.as_tensor(wanted)]
+            (gradient,) = torch.autograd.grad(picked.sum(), rows)
+        jacobian = np.zeros((self.n_classes, len(columns)))
+        jacobian[wanted] = gradient.double().numpy()[:, columns]
+        return out[0].detach().double().numpy(), jacobian
 
 
 class _FiniteDifferenceScores(_Scores):
@@ -703,7 +715,11 @@ class _FiniteDifferenceScores(_Scores):
         return np.log(np.maximum(proba, _TINY))
 
     def jacobian(
-        self, y: np.ndarray, columns: np.ndarray, step: float = 1.0
+        self,
+        y: np.ndarray,
+        columns: np.ndarray,
+        classes: Sequence[int] | None = None,
+        step: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         m = len(columns)
         h = step * self.step[columns]
@@ -771,7 +787,9 @@ class _DenseReluScores(_Scores):
             h = np.maximum(h, 0.0) if layer is None else h @ layer[0].T + layer[1]
         return self._expand(h)
 
-    def jacobian(self, y: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def jacobian(
+        self, y: np.ndarray, columns: np.ndarray, classes: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         h = np.asarray(y, dtype=np.float64).reshape(-1)
         patterns = []
         for layer in self.layers:
@@ -1265,7 +1283,7 @@ class _Solver:
         if self.scores.exact:
             return True
         _, fine = self.scores.jacobian(q.x, q.free)
-        _, coarse = self.scores.jacobian(q.x, q.free, step=_FD_COARSE)
+        _, coarse = self.scores.jacobian(q.x, q.free, step=_FD_COARSE)  # type: ignore[call-arg]
         if not np.any(fine):
             return False
         return bool(np.allclose(fine, coarse, rtol=0.1, atol=1e-3 * np.abs(fine).max()))
@@ -1451,18 +1469,37 @@ class _Solver:
     def _ray_crossing(
         self, q: _Query, d: np.ndarray, gap: float, jac: np.ndarray
     ) -> _Candidate | None:
+        """First class change along the projected gradient path ``clip(x + t d)``.
+
+        A feature stops at its bound while the others go on; a one-hot group stops as a
+        whole when one of its columns reaches a bound, so that it keeps summing to 1.
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             limits = np.where(
                 d > 0, (q.upper - q.x) / d, np.where(d < 0, (q.lower - q.x) / d, np.inf)
             )
-        t_max = float(np.min(limits))
-        slope = float(-(jac @ d[q.free]))
-        if not np.isfinite(t_max):
+        grouped = np.zeros(self.c.n_features, dtype=bool)
+        for group in self.c.groups:
+            grouped[list(group)] = True
+        t_group = float(np.min(limits[grouped], initial=np.inf))
+        moving = (d != 0) & ~grouped
+        if moving.any() and np.all(np.isfinite(limits[moving])):
+            t_end = float(np.max(limits[moving]))
+        elif moving.any():
+            slope = float(-(jac @ d[q.free]))
             linear = gap / slope if slope > 0 else np.inf
-            t_max = 4 * linear if np.isfinite(linear) else _UNBOUNDED_SPAN
-        if t_max <= 0:
+            t_end = 4 * linear if np.isfinite(linear) else _UNBOUNDED_SPAN
+        else:
+            t_end = t_group
+        if not np.isfinite(t_end) or t_end <= 0:
             return None
-        return self._segment_crossing(q, q.x, q.x + t_max * d)
+
+        def path(t: np.ndarray) -> np.ndarray:
+            steps = t[:, None] * t_end
+            rows = q.x + np.where(grouped, np.minimum(steps, t_group), steps) * d
+            return np.clip(rows, q.lower, q.upper)
+
+        return self._path_crossing(q, path)
 
     def _training_rows(self) -> tuple[np.ndarray, np.ndarray]:
         if self._training is None:
@@ -1522,23 +1559,32 @@ class _Solver:
         return scores[..., q.i] - others.max(axis=-1)
 
     def _segment_crossing(self, q: _Query, a: np.ndarray, b: np.ndarray) -> _Candidate | None:
-        """Where the segment a -> b (a in class i) first leaves class i.
+        """Where the segment a -> b (a in class i) first leaves class i."""
+        return self._path_crossing(q, lambda t: a + t[:, None] * (b - a))
 
-        A scan of the segment brackets the first change of class, then Brent's method
+    def _path_crossing(
+        self, q: _Query, path: Callable[[np.ndarray], np.ndarray]
+    ) -> _Candidate | None:
+        """Where a path ``t -> point`` (t in [0, 1], starting in class i) leaves class i.
+
+        A scan of the path brackets the first change of class, then Brent's method
         (``scipy.optimize.brentq``) finds the root of the margin ``z_i - max_k z_k``.
         For a model whose scores jump (trees), bisection on the predicted class finds
         the first point past the jump instead, marked as not a tie.
         """
         ts = np.linspace(0.0, 1.0, _SCAN_POINTS)
-        rows = a + ts[:, None] * (b - a)
+        rows = path(ts)
         labels = np.argmax(self.scores(rows), axis=1)
         outside = np.flatnonzero(labels != q.i)
         if outside.size == 0 or outside[0] == 0:
             return None
         lo, hi = ts[outside[0] - 1], ts[outside[0]]
 
+        def point(t: float) -> np.ndarray:
+            return path(np.array([t]))[0]
+
         def margin(t: float) -> float:
-            return float(self._margin(q, self.scores((a + t * (b - a))[None])[0]))
+            return float(self._margin(q, self.scores(point(t)[None])[0]))
 
         if q.smooth:
             m_lo, m_hi = margin(lo), margin(hi)
@@ -1548,7 +1594,7 @@ class _Solver:
                 t = hi
             else:
                 t = brentq(margin, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps, maxiter=200)
-            y = a + t * (b - a)
+            y = point(t)
             z = self.scores(y[None])[0]
             if abs(self._margin(q, z)) <= q.tol:
                 others = z.copy()
@@ -1562,20 +1608,32 @@ class _Solver:
                 lo = middle
             else:
                 hi = middle
-        y = a + hi * (b - a)
+        y = point(hi)
         j = int(np.argmax(self.scores(y[None])[0]))
         return _Candidate(y, j, self.c.distance(q.x, y), False, "segment")
 
     # ------------------------------------------------------------------ SLSQP
     def _slsqp(
-        self, q: _Query, j: int, start: np.ndarray, cols: np.ndarray, base: np.ndarray
+        self,
+        q: _Query,
+        j: int,
+        start: np.ndarray,
+        cols: np.ndarray,
+        base: np.ndarray,
+        inequalities: bool = False,
     ) -> np.ndarray:
-        """Minimise the scaled distance over ``cols`` (others as in ``base``) s.t. z_i = z_j."""
+        """Minimise the scaled distance over ``cols`` (others as in ``base``) s.t. z_i = z_j.
+
+        The constraints z_j >= z_k of the other classes are added only when the solution
+        without them breaks one (a second solve from there): most closest ties are not
+        overtaken by a third class, and the Jacobian of two classes is cheaper than all.
+        """
         c, x, i = self.c, q.x, q.i
         s = c.scale[cols]
         lo, hi = (q.lower[cols] - x[cols]) / s, (q.upper[cols] - x[cols]) / s
         v0 = np.clip((start[cols] - x[cols]) / s, lo, hi)
         others = [k for k in range(self.scores.n_classes) if k not in (i, j)]
+        rows = None if inequalities else [i, j]
         memo: dict[str, Any] = {}
 
         def evaluate(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1583,7 +1641,7 @@ class _Solver:
             if memo.get("key") != key:
                 y = base.copy()
                 y[cols] = x[cols] + s * v
-                z, jac = self.scores.jacobian(y, cols)
+                z, jac = self.scores.jacobian(y, cols, rows)
                 q.nfev += 1
                 memo.update(key=key, z=z, jac=jac * s)
             return memo["z"], memo["jac"]
@@ -1628,7 +1686,7 @@ class _Solver:
                 "jac": lambda w: lift((evaluate(to_v(w))[1][i] - evaluate(to_v(w))[1][j])[None]),
             }
         ]
-        if others:
+        if others and inequalities:
             constraints.append(
                 {
                     "type": "ineq",
@@ -1664,6 +1722,10 @@ class _Solver:
         y[cols] = np.where(
             v <= lo, q.lower[cols], np.where(v >= hi, q.upper[cols], x[cols] + s * v)
         )
+        if others and not inequalities:
+            z = self.scores(y[None])[0]
+            if z[others].max() > max(z[i], z[j]) + q.tol:
+                return self._slsqp(q, j, y, cols, base, inequalities=True)
         return y
 
     def _polish(
