@@ -397,9 +397,7 @@ def test_flip_point_explainer_in_the_registry(credit, credit_model, logreg):
     pipeline = make_pipeline(StandardScaler(), LogisticRegression())
     sklearn_model = xw.wrap(pipeline.fit(credit.X_train, credit.y_train), credit)
     assert "flip_point" in xw.explainers.available(sklearn_model)
-    explainer = xw.explainers.get("flip_point")(
-        logreg, bounds=None, discrete=False, fixed=["employment"]
-    )
+    explainer = xw.explainers.get("flip_point")(logreg, bounds=None, fixed=["employment"])
     x = credit.X_test[:2]
     e = explainer.explain(x)
     w = linear_weights(logreg)[0]

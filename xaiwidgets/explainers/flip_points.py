@@ -96,6 +96,8 @@ _FD_COARSE = 100.0
 _FD_MAX_ITER = 50
 #: Bisection steps to locate a jump of a piecewise-constant model on a segment.
 _JUMP_BISECTIONS = 40
+#: Line searches along single features as starts when at most this many may change.
+_MAX_AXIS_FEATURES = 32
 #: Half-width, in scale units, searched along a feature without bounds.
 _UNBOUNDED_SPAN = 10.0
 
@@ -1056,8 +1058,8 @@ class FlipPoint:
 
     @property
     def changed_features(self) -> list[str]:
-        """Names of the features that change (see :attr:`changed`)."""
-        return list(self.changed["feature"])
+        """Names of the features that change in ``point`` (more than ``CHANGE_TOL``)."""
+        return list(self.changes(include_relaxed=False)["feature"])
 
     def at(self, t: float) -> np.ndarray:
         """The input ``x + t (point - x)`` (``t = 1`` is the flip point).
@@ -1354,6 +1356,7 @@ class _Solver:
             hit = self._segment_crossing(q, q.x, row)
             if hit is not None:
                 crossings.append(dataclasses.replace(hit, source="nearest training point"))
+        crossings.extend(self._axis_crossings(q))
         found.extend(crossings)
         self._run_starts(q, inputs, crossings, found)
         if not any(c.j in q.allowed for c in found):
@@ -1501,6 +1504,30 @@ class _Solver:
 
         return self._path_crossing(q, path)
 
+    def _axis_crossings(self, q: _Query) -> list[_Candidate]:
+        """The first class change along each free feature alone, both ways (tabular).
+
+        Cheap starts that catch sharp steps the gradient at x does not see (a rule
+        that changes at ``years_employed = 3``, say). Skipped for inputs with more
+        than ``_MAX_AXIS_FEATURES`` free features (images).
+        """
+        grouped = {c for g in self.c.groups for c in g}
+        columns = [c for c in q.free if c not in grouped]
+        if len(columns) > _MAX_AXIS_FEATURES:
+            return []
+        found = []
+        for col in columns:
+            span = _UNBOUNDED_SPAN * self.c.scale[col]
+            for end in (q.lower[col], q.upper[col]):
+                if end == q.x[col]:
+                    continue
+                target = q.x.copy()
+                target[col] = end if np.isfinite(end) else q.x[col] + np.sign(end) * span
+                hit = self._segment_crossing(q, q.x, target)
+                if hit is not None:
+                    found.append(dataclasses.replace(hit, source="single-feature line"))
+        return found
+
     def _training_rows(self) -> tuple[np.ndarray, np.ndarray]:
         if self._training is None:
             dataset = self.model.dataset
@@ -1621,12 +1648,16 @@ class _Solver:
         cols: np.ndarray,
         base: np.ndarray,
         inequalities: bool = False,
+        crossing: bool = False,
     ) -> np.ndarray:
         """Minimise the scaled distance over ``cols`` (others as in ``base``) s.t. z_i = z_j.
 
         The constraints z_j >= z_k of the other classes are added only when the solution
         without them breaks one (a second solve from there): most closest ties are not
         overtaken by a third class, and the Jacobian of two classes is cheaper than all.
+        With ``crossing``, the tie becomes ``z_j >= z_i``: the closest point on the
+        boundary or past it (used when discrete features are held at rounded values,
+        where the rounding may already have crossed the boundary).
         """
         c, x, i = self.c, q.x, q.i
         s = c.scale[cols]
@@ -1681,9 +1712,9 @@ class _Solver:
 
         constraints = [
             {
-                "type": "eq",
-                "fun": lambda w: np.atleast_1d(np.subtract(*evaluate(to_v(w))[0][[i, j]])),
-                "jac": lambda w: lift((evaluate(to_v(w))[1][i] - evaluate(to_v(w))[1][j])[None]),
+                "type": "ineq" if crossing else "eq",
+                "fun": lambda w: np.atleast_1d(np.subtract(*evaluate(to_v(w))[0][[j, i]])),
+                "jac": lambda w: lift((evaluate(to_v(w))[1][j] - evaluate(to_v(w))[1][i])[None]),
             }
         ]
         if others and inequalities:
@@ -1716,7 +1747,7 @@ class _Solver:
         )
         q.nit += int(result.nit)
         v = np.clip(to_v(result.x), lo, hi)
-        v = self._polish(q, j, v, evaluate, lo, hi, A)
+        v = self._polish(q, j, v, evaluate, lo, hi, A, crossing)
         y = base.copy()
         # Exactly on a bound where v is (x + s * lo would round off it).
         y[cols] = np.where(
@@ -1725,7 +1756,7 @@ class _Solver:
         if others and not inequalities:
             z = self.scores(y[None])[0]
             if z[others].max() > max(z[i], z[j]) + q.tol:
-                return self._slsqp(q, j, y, cols, base, inequalities=True)
+                return self._slsqp(q, j, y, cols, base, inequalities=True, crossing=crossing)
         return y
 
     def _polish(
@@ -1737,12 +1768,16 @@ class _Solver:
         lo: np.ndarray,
         hi: np.ndarray,
         A: np.ndarray,
+        crossing: bool = False,
     ) -> np.ndarray:
-        """A few Newton steps onto z_i = z_j along the gap's gradient, inside the box."""
+        """A few Newton steps onto z_i = z_j along the gap's gradient, inside the box.
+
+        With ``crossing``, a point already past the boundary is left where it is.
+        """
         for _ in range(4):
             z, jac = evaluate(v)
             gap = z[q.i] - z[j]
-            if abs(gap) <= 0.01 * q.tol:
+            if abs(gap) <= 0.01 * q.tol or (crossing and gap < 0):
                 break
             g = jac[q.i] - jac[j]
             g = np.where(((v <= lo) & (g > 0)) | ((v >= hi) & (g < 0)), 0.0, g)
@@ -1754,15 +1789,24 @@ class _Solver:
             v = np.clip(v - gap * g / norm2, lo, hi)
         return v
 
-    def _accept(self, q: _Query, y: np.ndarray, j: int, source: str) -> _Candidate | None:
+    def _accept(
+        self, q: _Query, y: np.ndarray, j: int, source: str, crossing: bool = False
+    ) -> _Candidate | None:
+        """The point as a candidate if it ties i and j, with no other class above.
+
+        With ``crossing``, a point that has passed into class j counts too.
+        """
         if not self._in_domain(q, y):
             return None
         z = self.scores(y[None])[0]
         top = max(z[q.i], z[j])
         others = np.delete(z, [q.i, j])
-        if abs(z[q.i] - z[j]) > q.tol or (others.size and others.max() > top + q.tol):
+        if others.size and others.max() > top + q.tol:
             return None
-        return _Candidate(y, j, self.c.distance(q.x, y), True, source)
+        tie = abs(z[q.i] - z[j]) <= q.tol
+        if not tie and not (crossing and z[j] > z[q.i]):
+            return None
+        return _Candidate(y, j, self.c.distance(q.x, y), tie, source)
 
     def _residual(self, q: _Query, candidate: _Candidate) -> float:
         z = self.scores(candidate.y[None])[0]
@@ -1803,8 +1847,10 @@ class _Solver:
         if continuous.size and q.smooth:
             estimates = self._repair_estimates(q, relaxed, combos, continuous)
             for row in combos[np.argsort(estimates, kind="stable")[:_REPAIRS]]:
-                y = self._slsqp(q, relaxed.j, row, continuous, row)
-                candidate = self._accept(q, y, relaxed.j, "rounded, continuous re-solved")
+                y = self._slsqp(q, relaxed.j, row, continuous, row, crossing=True)
+                candidate = self._accept(
+                    q, y, relaxed.j, "rounded, continuous re-solved", crossing=True
+                )
                 if candidate is not None:
                     found.append(candidate)
             if found:
@@ -2308,8 +2354,14 @@ class FlipPointExplainer(Explainer):
     model the values equal the scaled gradient times a constant). For another target
     class ``c`` the flip point towards ``c`` is used and the sign is reversed, so the
     values point towards ``c``. ``units="raw"`` gives :math:`x - \hat x` in the
-    features' own units. Inputs without a flip point get zeros and
-    ``meta["feasible"] = False``.
+    features' own units. The flip point is that of the continuous relaxation by default
+    (``discrete=False``: an exact tie, every feature that matters moves a little); pass
+    ``discrete=True`` for the actionable point with whole-number features. Inputs
+    without a flip point get zeros and ``meta["feasible"] = False``.
+
+    The values are a direction, like a gradient, not a contribution measured from a
+    baseline: where ``x`` lies below a baseline, integrated gradients and
+    gradient-times-input flip the sign that the gradient and this method agree on.
 
     Parameters
     ----------
@@ -2321,7 +2373,7 @@ class FlipPointExplainer(Explainer):
         Accepted for a uniform interface; flip points do not depend on it.
     **options
         Passed to :func:`closest` (``fixed``, ``free``, ``bounds``, ``monotone``,
-        ``scale``, ``norm``, ``discrete``, ``tol``, ...).
+        ``scale``, ``norm``, ``discrete`` (default False here), ``tol``, ...).
 
     Examples
     --------
@@ -2349,7 +2401,7 @@ class FlipPointExplainer(Explainer):
                 f"Unknown option(s) {unknown} for FlipPointExplainer; allowed: {allowed}."
             )
         self.params.update(options)
-        domain = {k: v for k, v in options.items() if k in _DOMAIN_OPTIONS}
+        domain = {"discrete": False, **{k: v for k, v in options.items() if k in _DOMAIN_OPTIONS}}
         self._constraints = FlipConstraints.from_model(self.model, **domain)
         self._solver_options = {k: options.get(k, v) for k, v in _SOLVER_DEFAULTS.items()}
 
