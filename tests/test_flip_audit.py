@@ -21,10 +21,10 @@ def planted(credit, credit_model):
     """An audit of 120 test rows inside load_credit's bias subspace and 120 outside."""
     inside = credit.ground_truth["in_bias_subspace"](credit.X_test)
     rows = np.concatenate([np.flatnonzero(inside)[:120], np.flatnonzero(~inside)[:120]])
-    audit = xw.flip.audit(
-        credit_model, credit.X_test[rows], credit.y_test[rows], attribute="group", progress=False
-    )
-    return audit, inside[rows]
+    X, y = credit.X_test[rows], credit.y_test[rows]
+    audit = xw.flip.audit(credit_model, X, y, progress=False)
+    paired = xw.flip.bias_test(credit_model, X, "group", distances=False, progress=False)
+    return audit, inside[rows], paired
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_audit_finds_the_planted_group_effect(planted):
     sign varying from row to row), and a component that varies independently of the
     other features keeps its residual norm in QR -- see FlipAudit.ranking.
     """
-    audit, inside = planted
+    audit, inside, paired = planted
     sub, out = audit.subset(inside), audit.subset(~inside)
     assert sub.rank_of("group") <= 3
     assert sub.rank_of("group", method="rms") <= 3
@@ -67,15 +67,15 @@ def test_audit_finds_the_planted_group_effect(planted):
         for name, part in (("in", sub), ("out", out))
     }
     assert rms["out"] < 0.7 * rms["in"]
-    inside_effect = sub.bias.summary.iloc[-1]
-    outside_effect = out.bias.summary.iloc[-1]
+    inside_effect = paired.subset(inside).summary.iloc[-1]
+    outside_effect = paired.subset(~inside).summary.iloc[-1]
     assert inside_effect["mean effect"] < -2.5 and abs(outside_effect["mean effect"]) < 1.0
     assert inside_effect["fraction changed"] > 0.3 and outside_effect["fraction changed"] < 0.1
     assert inside_effect["wilcoxon p"] < 1e-6
 
 
 def test_audit_table_splits_and_plots(planted):
-    audit, _ = planted
+    audit, _, paired = planted
     assert audit.complete and len(audit.table) == 240 and audit.table["feasible"].all()
     assert set(audit.table["direction"]) == {"approved → denied", "denied → approved"}
     assert set(audit.ranking(by="correct")["group"]) == {"correct", "incorrect"}
@@ -90,7 +90,7 @@ def test_audit_table_splits_and_plots(planted):
     ):
         ax = plot(audit)
         assert ax.get_title()
-    ax = xw.flip.plot_bias_test(audit.bias)
+    ax = xw.flip.plot_bias_test(paired)
     assert len(ax.patches) > 0
     _, axes = plt.subplots(1, 2)
     assert xw.flip.plot_ranking(audit, ax=axes[0], top=4) is axes[0]
@@ -307,7 +307,9 @@ def test_audit_leaves_inputs_unchanged(credit, credit_model):
     weights = [p.detach().clone() for p in credit_model.torch_module.parameters()]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        xw.flip.audit(credit_model, X, attribute="group", progress=False)
+        audit = xw.flip.audit(credit_model, X, attribute="group", progress=False)
+    assert audit.bias.attribute == "group" and len(audit.bias.table) == 3
+    assert len(audit.subset([0, 2]).bias.table) == 2
     np.testing.assert_array_equal(X, before)
     for p, q in zip(credit_model.torch_module.parameters(), weights, strict=True):
         assert torch.equal(p, q)

@@ -67,7 +67,9 @@ Progress = bool | Callable[[int, int], None]
 
 
 # ====================================================================== helpers
-def _domain(model: Model, constraints: FlipConstraints | None, options: Mapping[str, Any]):
+def _domain(
+    model: Model, constraints: FlipConstraints | None, options: Mapping[str, Any]
+) -> tuple[FlipConstraints, dict[str, Any]]:
     """FlipConstraints from ``constraints=`` or the domain keywords, and solver options."""
     domain_keys = ("fixed", "free", "bounds", "monotone", "scale", "norm", "discrete")
     unknown = sorted(set(options) - set(domain_keys) - set(_SOLVER_DEFAULTS) - {"classes"})

@@ -854,6 +854,8 @@ def single_threaded() -> Iterator[None]:
 
     Small solves are dominated by per-call overhead, and a thread pool waking up for
     every 13-feature product costs more than the product (DESIGN.md, "Conventions").
+    The thread counts are process-wide: torch work in other threads runs on one thread
+    too while the context is open.
 
     Examples
     --------
