@@ -385,10 +385,14 @@ def test_flip_point_fields_changed_table_and_path(credit, credit_model):
     row = table[table["feature"] == "income"].iloc[0]
     assert row["original"] == x[0] and row["flip value"] == pytest.approx(fp.point[0])
     assert row["scaled change"] == pytest.approx((fp.point[0] - x[0]) / credit.train_std[0])
-    path = fp.path(np.linspace(0, 1.2, 13))
-    assert (
-        path["gap"].iloc[0] > 0 and abs(path["gap"].iloc[10]) < 1e-3 and path["gap"].iloc[-1] < 0
-    )
+    path = fp.path(np.linspace(0, 1.2, 13), towards="relaxed")
+    gap = path["gap"].to_numpy()
+    assert gap[0] > 0 and abs(gap[10]) < 1e-3 and gap[-1] < 0
+    np.testing.assert_allclose(fp.at(0.5, towards="relaxed"), (x + fp.relaxed) / 2)
+    gap_at_point = fp.path([1.0])["gap"].iloc[0]
+    assert abs(gap_at_point) < 1e-3 if fp.on_boundary else gap_at_point < 0
+    with pytest.raises(ValueError, match="'towards' parameter"):
+        fp.at(0.5, towards="tie")
     assert fp.meta["time_s"] > 0 and fp.meta["tolerance"] > 0 and len(fp.meta["starts"]) >= 2
     assert "approved" in repr(fp) and "<table" in fp._repr_html_()
 

@@ -1063,8 +1063,22 @@ class FlipPoint:
         """Names of the features that change in ``point`` (more than ``CHANGE_TOL``)."""
         return list(self.changes(include_relaxed=False)["feature"])
 
-    def at(self, t: float) -> np.ndarray:
-        """The input ``x + t (point - x)`` (``t = 1`` is the flip point).
+    def _target(self, towards: str) -> np.ndarray:
+        towards = check_option(towards, "towards", ["point", "relaxed"])
+        target = self.point if towards == "point" else self.relaxed
+        if target is None:
+            raise ValueError(f"There is no flip point to move towards: {self.reason}")
+        return target
+
+    def at(self, t: float, towards: str = "point") -> np.ndarray:
+        """The input ``x + t (target - x)``; ``t = 1`` is the flip point.
+
+        Parameters
+        ----------
+        t : float
+            Position along the segment.
+        towards : {"point", "relaxed"}, default="point"
+            Move towards ``point`` or towards ``relaxed`` (an exact tie at ``t = 1``).
 
         Examples
         --------
@@ -1074,13 +1088,12 @@ class FlipPoint:
         >>> bool((fp.at(1.0) == fp.point).all())
         True
         """
-        if self.point is None:
-            raise ValueError(f"There is no flip point to move towards: {self.reason}")
+        target = self._target(towards)
         t = check_real(t, "t")
-        return self.x + t * (self.point - self.x)
+        return self.x + t * (target - self.x)
 
-    def path(self, t: Any = None, output: str = "auto") -> pd.DataFrame:
-        """The model's class scores along ``x + t (point - x)``.
+    def path(self, t: Any = None, output: str = "auto", towards: str = "point") -> pd.DataFrame:
+        """The model's class scores along ``x + t (target - x)``.
 
         Parameters
         ----------
@@ -1088,31 +1101,34 @@ class FlipPoint:
             Positions; by default 61 points from 0 to 1.2.
         output : {"auto", "logit", "probability"}, default="auto"
             Which output to report (``"auto"``: logits where the model has them).
+        towards : {"point", "relaxed"}, default="point"
+            The flip point to walk to. The relaxed point is an exact tie, so its gap
+            crosses zero at ``t = 1``; a discrete point past the boundary (``on_boundary``
+            False) is crossed before ``t = 1``.
 
         Returns
         -------
         DataFrame
             Column ``t``, one column per class (by name) and ``gap`` = score of class
-            ``i`` minus score of class ``j``, which crosses zero at ``t = 1``.
+            ``i`` minus score of class ``j``.
 
         Examples
         --------
         >>> import xaiwidgets as xw
         >>> ds = xw.datasets.load_credit()
         >>> fp = xw.flip.closest(xw.wrap(xw.zoo.train_mlp(ds), ds), ds.X_test[0])
-        >>> p = fp.path([0.0, 1.0])
+        >>> p = fp.path([0.0, 1.0], towards="relaxed")
         >>> bool(p["gap"].iloc[0] > 0), abs(float(p["gap"].iloc[1])) < 1e-3
         (True, True)
         """
-        if self.point is None:
-            raise ValueError(f"There is no flip point to move towards: {self.reason}")
+        target = self._target(towards)
         if self.model is None:
             raise ValueError(
                 "This FlipPoint was stored without its model; get it from xw.flip.closest."
             )
         ts = np.linspace(0.0, 1.2, 61) if t is None else as_numpy(t, "t").astype(float)
         ts = ts.reshape(-1)
-        rows = self.x[None] + ts.reshape((-1,) + (1,) * self.x.ndim) * (self.point - self.x)[None]
+        rows = self.x[None] + ts.reshape((-1,) + (1,) * self.x.ndim) * (target - self.x)[None]
         out = self.model.outputs(rows, self.model.resolve_output(output))
         frame = pd.DataFrame(out, columns=list(self.class_names))
         frame.insert(0, "t", ts)

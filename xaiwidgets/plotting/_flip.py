@@ -40,11 +40,14 @@ def _feasible(flip_point: Any) -> Any:
     return flip_point
 
 
-def plot_flip_path(flip_point: Any, ax: Axes | None = None, t: Any = None) -> Axes:
+def plot_flip_path(
+    flip_point: Any, ax: Axes | None = None, t: Any = None, towards: str = "relaxed"
+) -> Axes:
     """Class scores along the segment ``x + t (flip point - x)``, ``t`` from 0 to 1.2.
 
-    The two tying classes are drawn bold; the dashed line at ``t = 1`` is the flip point,
-    where their scores meet.
+    The two tying classes are drawn bold; the dashed line at ``t = 1`` is the flip point.
+    Towards the relaxed point (the default) their scores meet exactly there; towards a
+    discrete point past the boundary they cross before it.
 
     Parameters
     ----------
@@ -54,6 +57,8 @@ def plot_flip_path(flip_point: Any, ax: Axes | None = None, t: Any = None) -> Ax
         Where to draw.
     t : array-like of float, optional
         Positions along the segment (default 61 points from 0 to 1.2).
+    towards : {"relaxed", "point"}, default="relaxed"
+        Walk to the relaxed flip point (an exact tie) or to ``point``.
 
     Returns
     -------
@@ -70,7 +75,7 @@ def plot_flip_path(flip_point: Any, ax: Axes | None = None, t: Any = None) -> Ax
     """
     fp = _feasible(flip_point)
     ax = _axes(ax, (5.5, 3.2))
-    path = fp.path(t)
+    path = fp.path(t, towards=towards)
     i, j = fp.classes
     for k, name in enumerate(fp.class_names):
         bold = k in (i, j)
