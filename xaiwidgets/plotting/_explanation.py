@@ -91,7 +91,9 @@ def plot_bars(explanation: Explanation, ax: Axes | None = None, max_features: in
     ax.barh(positions, shown, color=[POSITIVE if v > 0 else NEGATIVE for v in shown])
     ax.set_yticks(positions, labels)
     ax.axvline(0, color="0.3", linewidth=0.8)
-    ax.set_xlabel(f"attribution ({explanation.output} units)")
+    # A method whose values are not in output units says so in meta["units"].
+    units = explanation.meta.get("units", f"{explanation.output} units")
+    ax.set_xlabel(f"attribution ({units})")
     ax.set_title(_title(explanation), fontsize=10)
     return ax
 
