@@ -33,14 +33,16 @@ def _single(explanation: Explanation) -> Explanation:
     return explanation
 
 
-def _title(explanation: Explanation) -> str:
+def _title(explanation: Explanation, compact: bool = False) -> str:
+    """The method and the explained output; on two lines for narrow panels."""
     from ..core.explainer import get
 
     try:
         label = get(explanation.method).label or explanation.method
     except ValueError:
         label = explanation.method
-    return f"{label}: {explanation.output} of {explanation.target_name!r}"
+    separator = "\n" if compact else ": "
+    return f"{label}{separator}{explanation.output} of {explanation.target_name!r}"
 
 
 def _format_value(value: float) -> str:
@@ -123,7 +125,13 @@ class AttributionImage:
     clip_percentile : float, default=99.0
         See :func:`~xaiwidgets.plotting.normalize_for_display`.
     alpha : float, default=0.65
-        Opacity of the map in the overlay.
+        Opacity of the strongest attributions in the overlay; each pixel's opacity is
+        ``alpha`` times its normalized magnitude, so the input shows through where the
+        attribution is small.
+    title : str, optional
+        A fixed title; by default the method and the explained output.
+    compact : bool, default=False
+        Put the method and the output on two title lines (narrow panels).
     title_size, label_size : float, default=9, 8
         Font sizes of the title and of the normalization note.
 
@@ -153,10 +161,14 @@ class AttributionImage:
         mode: Literal["absolute", "diverging"] = "absolute",
         clip_percentile: float = 99.0,
         alpha: float = 0.65,
+        title: str | None = None,
+        compact: bool = False,
         title_size: float = 9,
         label_size: float = 8,
     ) -> None:
         self.ax = ax
+        self.title = title
+        self.compact = compact
         self.style = check_option(style, "style", ["overlay", "heatmap", "input"])
         self.mode = check_option(mode, "mode", ["absolute", "diverging"])
         self.clip_percentile = clip_percentile
@@ -180,7 +192,6 @@ class AttributionImage:
                 vmin=low,
                 vmax=1.0,
                 interpolation="nearest",
-                alpha=self.alpha if self.style == "overlay" else 1.0,
             )
         self.artists = [a for a in (self._input_image, self._heat_image) if a is not None]
         ax.set_xticks([])
@@ -201,8 +212,10 @@ class AttributionImage:
                 self._input_image.set_data(image)
             if self._heat_image is not None:
                 self._heat_image.set_data(normalized)
-        label = rule if self.style != "input" else "input"
-        title = _title(explanation)
+        if self.style == "overlay":
+            self._heat_image.set_alpha(self.alpha * np.abs(normalized))
+        label = rule if self.style != "input" else ("input" if self.title is None else "")
+        title = self.title if self.title is not None else _title(explanation, self.compact)
         if self.ax.get_xlabel() != label or self.ax.get_title() != title:
             self.ax.set_xlabel(label, fontsize=self.label_size)
             self.ax.set_title(title, fontsize=self.title_size)

@@ -102,12 +102,12 @@ class ProbabilityBars:
         self._positions = np.arange(n)[::-1].astype(float)
         self.bars = list(ax.barh(self._positions, np.zeros(n), height=0.62, color=MUTED))
         (self.marker,) = ax.plot(
-            [], [], color=REFERENCE, alpha=0.55, linewidth=2.5, solid_capstyle="butt"
+            [], [], color=REFERENCE, alpha=0.8, linewidth=3, solid_capstyle="butt"
         )
         self.labels = [
             ax.text(0, y, "", va="center", fontsize=fontsize - 1) for y in self._positions
         ]
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, 1.02)  # room for a reference tick at 1
         ax.set_ylim(-0.6, n - 0.4)
         ax.set_yticks(self._positions, self.class_names, fontsize=fontsize)
         ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"], fontsize=fontsize - 1)
@@ -183,6 +183,8 @@ class AttributionBars:
         Label the rows (turn off for the second and later panels of a comparison).
     show_values : bool, default=True
         Write each feature's current value next to its name.
+    compact : bool, default=False
+        Short labels for narrow panels: the title on two lines, a short axis label.
     fontsize : float, default=10
         Font size of the labels.
 
@@ -217,9 +219,11 @@ class AttributionBars:
         *,
         show_names: bool = True,
         show_values: bool = True,
+        compact: bool = False,
         fontsize: float = 10,
     ) -> None:
         self.ax = ax
+        self.compact = compact
         self.feature_names = list(feature_names)
         n_columns = len(self.feature_names)
         self.rows = list(range(n_columns)) if rows is None else [int(r) for r in rows]
@@ -303,14 +307,19 @@ class AttributionBars:
             )
             self.marker.set_data(*_marker_segments(reference_shown, self._positions, 0.45))
             reference_data = np.asarray(reference.data, dtype=float).reshape(-1)
-        for text, column in zip(self.values, self.rows, strict=True):
+        for text, column in zip(self.values, self.rows, strict=False):  # none if hidden
             changed = reference_data is not None and data[column] != reference_data[column]
             text.set_text(_format_value(data[column]))
             text.set_color(ACCENT if changed else "0.25")
             text.set_fontweight("bold" if changed else "normal")
         layout_changed = self._rescale(np.concatenate([shown, reference_shown]))
-        title = _title(explanation)
-        label = f"attribution ({explanation.output} units; raw, not normalized)"
+        title = _title(explanation, self.compact)
+        if self.compact:
+            label = "raw attribution\n(own scale)"
+        else:
+            label = f"attribution ({explanation.output} units; raw, not normalized)"
+        if reference is not None:
+            label += "\ndark ticks: the original input's attribution"
         if self.ax.get_title() != title or self.ax.get_xlabel() != label:
             self.ax.set_title(title, fontsize=self.fontsize + 1)
             self.ax.set_xlabel(label, fontsize=self.fontsize - 1)
