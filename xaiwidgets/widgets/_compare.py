@@ -203,8 +203,8 @@ class CompareWidget(InputWidget):
         )
         self.agreement_box = ipywidgets.HTML()
         self._set_methods(list(methods), dict(params or {}))
-        self.observe(self._methods_changed, names="methods")
-        self.observe(self._params_changed, names="params")
+        self.observe(self._on_methods, names="methods")
+        self.observe(self._on_params, names="params")
         self._recompute_on(["top_k", "mode"])
         header = ipywidgets.HBox(
             [
@@ -315,12 +315,12 @@ class CompareWidget(InputWidget):
         self.add_picker.options = options
         self.add_button.disabled = not options
 
-    def _methods_changed(self, change: Any) -> None:
+    def _on_methods(self, change: Any) -> None:
         if not self._quiet:
             self._set_methods(list(change["new"]), {})
             self._request()
 
-    def _params_changed(self, change: Any) -> None:
+    def _on_params(self, change: Any) -> None:
         if not self._quiet:
             self._request()
 

@@ -169,8 +169,8 @@ class ExplainerWidget(InputWidget):
         self._set_method(method, method_params)
         self.mode = mode
         self._recompute_on(["mode"])
-        self.observe(self._params_changed, names="params")
-        self.observe(self._method_changed, names="method")
+        self.observe(self._on_params, names="params")
+        self.observe(self._on_method, names="method")
         header = ipywidgets.HBox(
             [self.method_picker, self.target_picker, self.mode_picker],
             layout=ipywidgets.Layout(flex_flow="row wrap", align_items="center"),
@@ -230,13 +230,13 @@ class ExplainerWidget(InputWidget):
             ]
         self.method_picker.value = method
 
-    def _method_changed(self, change: Any) -> None:
+    def _on_method(self, change: Any) -> None:
         if self._quiet:
             return
         self._set_method(change["new"], {})
         self._request()
 
-    def _params_changed(self, change: Any) -> None:
+    def _on_params(self, change: Any) -> None:
         if not self._quiet:
             self._request()
 

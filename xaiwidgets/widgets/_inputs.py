@@ -77,7 +77,7 @@ class InputControls(ipywidgets.VBox):
             layout=ipywidgets.Layout(min_width="360px"),
         )
         self.observe(self._load_row, names="index")
-        self.observe(self._x_changed, names="x")
+        self.observe(self._on_x, names="x")
         traitlets.link((self.row_picker, "value"), (self, "index"))
         self.index = index
         if self.x is None:  # index 0 set twice does not notify
@@ -142,7 +142,7 @@ class InputControls(ipywidgets.VBox):
         self.row_label.value = self._row_text()
         self.reset()
 
-    def _x_changed(self, change: Any) -> None:
+    def _on_x(self, change: Any) -> None:
         with self._muted():
             self._sync_controls(np.asarray(change["new"] if change else self.x))
 
@@ -484,7 +484,7 @@ class ImageInput(InputControls):
         finally:
             self._perturbing = False
 
-    def _x_changed(self, change: Any) -> None:
+    def _on_x(self, change: Any) -> None:
         if self._perturbing:
             return
         # x assigned from outside (or a new row): it becomes the unperturbed base.
