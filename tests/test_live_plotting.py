@@ -103,3 +103,20 @@ def test_attribution_image_overlay_is_transparent_where_attribution_is_small(dig
     heat = display.artists[1]
     np.testing.assert_allclose(heat.get_alpha(), 0.8 * normalized)
     np.testing.assert_allclose(heat.get_array(), normalized)
+
+
+def test_png_bytes_decode_exactly(credit, credit_model):
+    import io
+
+    import PIL.Image
+
+    from xaiwidgets.widgets import png_bytes
+
+    figure, probabilities, bars = _tabular_figure(credit)
+    bars.update(xw.explainers.Gradient(credit_model).explain(credit.X_test[0]))
+    figure.canvas.draw()
+    rgba = np.asarray(figure.canvas.buffer_rgba())
+    decoded = np.asarray(PIL.Image.open(io.BytesIO(png_bytes(rgba))))
+    np.testing.assert_array_equal(decoded, rgba)
+    with pytest.raises(ValueError, match="height, width, 4"):
+        png_bytes(rgba[..., :3])
