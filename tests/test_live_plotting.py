@@ -112,7 +112,7 @@ def test_png_bytes_decode_exactly(credit, credit_model):
 
     from xaiwidgets.widgets import png_bytes
 
-    figure, probabilities, bars = _tabular_figure(credit)
+    figure, _, bars = _tabular_figure(credit)
     bars.update(xw.explainers.Gradient(credit_model).explain(credit.X_test[0]))
     figure.canvas.draw()
     rgba = np.asarray(figure.canvas.buffer_rgba())

@@ -5,7 +5,6 @@ The oracle for every widget result is the explainer called directly on the same 
 
 import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -39,22 +38,23 @@ def widgets():
         w.close()
 
 
-@contextmanager
-def _one_torch_thread():
-    """Widgets compute on one torch thread (WidgetBase.torch_threads); with two, a
-    convolution sums in another order and float32 results differ in the last bit."""
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Compute the oracles as the widgets' worker threads do, on one torch thread.
+
+    With two threads a matrix product or a convolution sums in another order and
+    float32 results differ in the last bit. The setting is per thread for OpenMP but
+    global for MKL, so it is held for the whole module rather than toggled per call.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _explain(model, name, x, target=None, **params):
-    """The oracle: the explainer called directly, as the widget's worker calls it."""
-    with _one_torch_thread():
-        return xw.explainers.get(name)(model, **params).explain(x, target=target)
+    """The oracle: the explainer called directly."""
+    return xw.explainers.get(name)(model, **params).explain(x, target=target)
 
 
 def _assert_same(widget_explanation, direct):
@@ -219,15 +219,15 @@ def test_bad_input_raises_naming_the_argument(credit, credit_model, widgets):
 def test_stale_results_are_dropped(credit, credit_model, widgets, monkeypatch):
     """The first change is still computing when the second arrives: only the second shows."""
     started, release = threading.Event(), threading.Event()
-    original = Gradient._attribute
+    original = Gradient.explain
 
-    def slow(self, batch, targets, outputs):
-        if batch[0, 0] == 100.0:  # the first change: block until the second arrived
+    def slow(self, x, target=None):
+        if x[0] == 100.0:  # the first change: block until the second arrived
             started.set()
             release.wait(5)
-        return original(self, batch, targets, outputs)
+        return original(self, x, target)
 
-    monkeypatch.setattr(Gradient, "_attribute", slow)
+    monkeypatch.setattr(Gradient, "explain", slow)
     w = xw.ExplainerWidget(credit_model, credit, method="gradient", index=3)
     widgets.append(w)
     w.wait()
@@ -248,14 +248,14 @@ def test_stale_results_are_dropped(credit, credit_model, widgets, monkeypatch):
 def test_slow_work_is_debounced(credit, credit_model, widgets, monkeypatch):
     """After a slow computation, a burst of changes is computed once, for the last value."""
     seen = []
-    original = Gradient._attribute
+    original = Gradient.explain
 
-    def slow(self, batch, targets, outputs):
-        seen.append(float(batch[0, 0]))
+    def slow(self, x, target=None):
+        seen.append(float(x[0]))
         time.sleep(0.05)
-        return original(self, batch, targets, outputs)
+        return original(self, x, target)
 
-    monkeypatch.setattr(Gradient, "_attribute", slow)
+    monkeypatch.setattr(Gradient, "explain", slow)
     w = xw.ExplainerWidget(
         credit_model, credit, method="gradient", index=3, slow_s=0.01, debounce_s=0.3
     )
@@ -274,18 +274,18 @@ def test_errors_are_shown_in_the_widget_and_it_keeps_working(
     w = xw.ExplainerWidget(credit_model, credit, method="gradient", index=5)
     widgets.append(w)
     w.wait()
-    original = Gradient._attribute
+    original = Gradient.explain
 
-    def broken(self, batch, targets, outputs):
+    def broken(self, x, target=None):
         raise RuntimeError("the explainer broke")
 
-    monkeypatch.setattr(Gradient, "_attribute", broken)
+    monkeypatch.setattr(Gradient, "explain", broken)
     w.set_feature("savings", 50.0)
     assert w.wait() is None and w.explanation is None
     assert w.error == "RuntimeError: the explainer broke"
     assert "the explainer broke" in w.error_box.value
     assert w.error_box.layout.display != "none"
-    monkeypatch.setattr(Gradient, "_attribute", original)
+    monkeypatch.setattr(Gradient, "explain", original)
     w.set_feature("savings", 60.0)
     e = w.wait()
     _assert_same(e, _explain(credit_model, "gradient", w.x))

@@ -171,7 +171,6 @@ class Dataset:
             frozen = np.array(array, dtype=dtype, copy=True)
             frozen.flags.writeable = False
             object.__setattr__(self, name, frozen)
-        # Plain str (not numpy.str_, whose repr is "np.str_('...')" in titles and tables).
         object.__setattr__(self, "feature_names", [str(n) for n in self.feature_names])
         object.__setattr__(self, "class_names", [str(n) for n in self.class_names])
 

@@ -73,7 +73,7 @@ def plot_bars(explanation: Explanation, ax: Axes | None = None, max_features: in
     >>> ds = xw.datasets.load_credit()
     >>> e = xw.explainers.Gradient(xw.wrap(xw.zoo.train_mlp(ds), ds)).explain(ds.X_test[0])
     >>> ax = xw.plotting.plot_bars(e, max_features=5)
-    >>> len(ax.patches)  # the 4 largest features and one bar for the other 9
+    >>> len(ax.patches)  # four features and "9 other features"
     5
     """
     explanation = _single(explanation)
@@ -102,7 +102,8 @@ def _to_display_image(data: np.ndarray) -> tuple[np.ndarray, str | None]:
     """(C, H, W) input -> (H, W) grey or (H, W, 3) colour image and its colour map."""
     if data.ndim == 3 and data.shape[0] == 3:
         return np.clip(np.moveaxis(data, 0, -1), 0, 1), None
-    return data.reshape(data.shape[-2:]) if data.ndim == 3 else data, "gray"
+    # Dark strokes on white paper: grey levels reversed, so 0 (background) is white.
+    return data.reshape(data.shape[-2:]) if data.ndim == 3 else data, "gray_r"
 
 
 class AttributionImage:
@@ -124,12 +125,13 @@ class AttributionImage:
         Magnitude (white to red) or signed (blue-white-red).
     clip_percentile : float, default=99.0
         See :func:`~xaiwidgets.plotting.normalize_for_display`.
-    alpha : float, default=0.65
+    alpha : float, default=0.85
         Opacity of the strongest attributions in the overlay; each pixel's opacity is
         ``alpha`` times its normalized magnitude, so the input shows through where the
         attribution is small.
     title : str, optional
-        A fixed title; by default the method and the explained output.
+        A fixed title; by default the method and the explained output (for
+        ``style="input"``: the predicted class).
     compact : bool, default=False
         Put the method and the output on two title lines (narrow panels).
     title_size, label_size : float, default=9, 8
@@ -160,7 +162,7 @@ class AttributionImage:
         style: Literal["overlay", "heatmap", "input"] = "overlay",
         mode: Literal["absolute", "diverging"] = "absolute",
         clip_percentile: float = 99.0,
-        alpha: float = 0.65,
+        alpha: float = 0.85,
         title: str | None = None,
         compact: bool = False,
         title_size: float = 9,
@@ -182,8 +184,11 @@ class AttributionImage:
         ax = self.ax
         heat_cmap, low = ("Reds", 0.0) if self.mode == "absolute" else ("RdBu_r", -1.0)
         if self.style != "heatmap":
+            # Under an overlay the input is drawn faint (strokes at most mid-grey) so the
+            # colours of the map stay readable.
+            faint = 2.2 if self.style == "overlay" and cmap is not None else 1.0
             self._input_image = ax.imshow(
-                image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest"
+                image, cmap=cmap, vmin=0, vmax=faint, interpolation="nearest"
             )
         if self.style != "input":
             self._heat_image = ax.imshow(
@@ -213,9 +218,17 @@ class AttributionImage:
             if self._heat_image is not None:
                 self._heat_image.set_data(normalized)
         if self.style == "overlay":
+            # Each pixel's opacity follows its normalized magnitude, so the input shows
+            # through where the attribution is small.
             self._heat_image.set_alpha(self.alpha * np.abs(normalized))
-        label = rule if self.style != "input" else ("input" if self.title is None else "")
-        title = self.title if self.title is not None else _title(explanation, self.compact)
+        label = rule.replace(", clipped", "\nclipped") if self.style != "input" else ""
+        if self.title is not None:
+            title = self.title
+        elif self.style == "input":
+            predicted = explanation.class_names[int(np.argmax(explanation.prediction))]
+            title = f"input (predicted {predicted!r})"
+        else:
+            title = _title(explanation, self.compact)
         if self.ax.get_xlabel() != label or self.ax.get_title() != title:
             self.ax.set_xlabel(label, fontsize=self.label_size)
             self.ax.set_title(title, fontsize=self.title_size)
@@ -229,7 +242,7 @@ def plot_image(
     style: Literal["overlay", "heatmap", "input"] = "overlay",
     mode: Literal["absolute", "diverging"] = "absolute",
     clip_percentile: float = 99.0,
-    alpha: float = 0.65,
+    alpha: float = 0.85,
 ) -> Axes:
     """An image attribution as a heatmap, alone or over the input.
 
@@ -249,8 +262,8 @@ def plot_image(
         Magnitude (white to red) or signed (blue-white-red).
     clip_percentile : float, default=99.0
         See :func:`~xaiwidgets.plotting.normalize_for_display`.
-    alpha : float, default=0.65
-        Opacity of the map in the overlay.
+    alpha : float, default=0.85
+        Opacity of the strongest attribution in the overlay; weaker ones fade out.
 
     Returns
     -------
@@ -262,8 +275,9 @@ def plot_image(
     >>> ds = xw.datasets.load_digits()
     >>> e = xw.explainers.Gradient(xw.wrap(xw.zoo.train_cnn(ds), ds)).explain(ds.X_test[0])
     >>> ax = xw.plotting.plot_image(e, mode="diverging")
-    >>> ax.get_xlabel()
-    'diverging: v / p99(|v|), clipped to [-1, 1]'
+    >>> print(ax.get_xlabel())
+    diverging: v / p99(|v|)
+    clipped to [-1, 1]
     """
     explanation = _single(explanation)
     check_option(style, "style", ["overlay", "heatmap", "input"])  # before making a figure

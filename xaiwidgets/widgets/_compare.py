@@ -461,9 +461,7 @@ class CompareWidget(InputWidget):
         if self.dataset.kind == "image":
             ax_input, ax_probabilities = figure.subplots(1, 2, width_ratios=[1, 1.4])
             return {
-                "input": AttributionImage(
-                    ax_input, style="input", title="input", title_size=11, label_size=9
-                ),
+                "input": AttributionImage(ax_input, style="input", title_size=11, label_size=9),
                 "probabilities": ProbabilityBars(
                     ax_probabilities, self.model.class_names, fontsize=9
                 ),

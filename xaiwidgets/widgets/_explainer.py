@@ -255,7 +255,7 @@ class ExplainerWidget(InputWidget):
         if self.dataset.kind == "image":
             axes = figure.subplots(2, 2)
             displays["input"] = AttributionImage(
-                axes[0, 0], style="input", title="input", title_size=11, label_size=9
+                axes[0, 0], style="input", title_size=11, label_size=9
             )
             common = {"mode": mode, "title_size": 10, "label_size": 8.5}
             displays["heatmap"] = AttributionImage(axes[0, 1], style="heatmap", **common)
