@@ -140,7 +140,7 @@ class AttributionImage:
     Attributes
     ----------
     artists : list of matplotlib artists
-        The images whose data change on update.
+        The images whose data change on update, and the frame drawn over them.
 
     Examples
     --------
@@ -198,7 +198,9 @@ class AttributionImage:
                 vmax=1.0,
                 interpolation="nearest",
             )
-        self.artists = [a for a in (self._input_image, self._heat_image) if a is not None]
+        images = [a for a in (self._input_image, self._heat_image) if a is not None]
+        # The frame is redrawn over the images so that blitting keeps it visible.
+        self.artists = [*images, *ax.spines.values()]
         ax.set_xticks([])
         ax.set_yticks([])
 
