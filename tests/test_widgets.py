@@ -114,6 +114,29 @@ def test_moving_a_slider_is_the_same_as_set_feature(credit, credit_model, widget
     _assert_same(e, _explain(credit_model, "gradient", x))
 
 
+def test_the_browser_snapping_a_slider_does_not_move_the_input(credit, credit_model, widgets):
+    """A browser slider rounds a value set from Python to its step and sends it back."""
+    w = xw.ExplainerWidget(credit_model, credit, method="gradient", index=3)
+    widgets.append(w)
+    slider = w.inputs.feature_controls["debt_ratio"]
+    w.set_feature("debt_ratio", 0.16549)  # off the slider's 0.001 grid
+    slider.value = 0.165  # the echo from the browser
+    assert w.inputs.feature_value("debt_ratio") == 0.16549
+    slider.value = 0.166  # a real move, one step
+    assert w.inputs.feature_value("debt_ratio") == 0.166
+    # The same for a method parameter shown on a slider.
+    w.method = "smoothgrad"
+    w.params = {"sigma": 0.1234}
+    w.param_box.children[0].controls["sigma"].value = 0.12
+    assert w.params["sigma"] == 0.1234
+    # The target dropdown shows "predicted class" rather than an empty selection.
+    assert w.target_picker.value == "predicted" and w.target is None
+    w.target_picker.value = 1
+    assert w.target == 1
+    w.target = None
+    assert w.target_picker.value == "predicted"
+
+
 def test_assigning_x_moves_the_controls_and_reset_restores(credit, credit_model, widgets):
     w = xw.ExplainerWidget(credit_model, credit, method="gradient", index=4)
     widgets.append(w)

@@ -70,6 +70,7 @@ __all__ = [
     "InputWidget",
     "WidgetBase",
     "frozen",
+    "is_echo",
     "link_array",
     "png_bytes",
 ]
@@ -126,6 +127,26 @@ def link_array(source: tuple[Any, str], target: tuple[Any, str]) -> None:
     setattr(target[0], target[1], getattr(*source))
     source[0].observe(copy_to(target), names=source[1])
     target[0].observe(copy_to(source), names=target[1])
+
+
+def is_echo(control: ipywidgets.Widget, new: Any, current: Any) -> bool:
+    """Whether a float slider's new value is the browser's snapped echo of ``current``.
+
+    The browser's slider rounds a value set from Python to its grid
+    ``min + k * step`` and sends the rounded value back. That echo is within half a
+    step of the exact value, a move by the user at least a step away (from an exact
+    value half-way between two grid points, the first step down is taken for an echo:
+    steps are fine enough that this is rare), so the exact value is kept.
+
+    Examples
+    --------
+    >>> slider = ipywidgets.FloatSlider(min=0.0, max=1.5, step=0.01)
+    >>> is_echo(slider, 0.16, 0.1649), is_echo(slider, 0.17, 0.1649)
+    (True, False)
+    """
+    if not isinstance(control, ipywidgets.FloatSlider) or current is None:
+        return False
+    return abs(new - current) <= 0.5 * control.step * (1 + 1e-9)
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
@@ -218,7 +239,12 @@ class FigureView:
     def render(self, full: bool = False) -> bytes:
         """Draw (fully, or only the moving artists), show the PNG and return its bytes."""
         self.full_renders += full or self.live._background is None
-        png = png_bytes(self.live.render(full))
+        rgba = self.live.render(full)
+        width = f"{rgba.shape[1]}px"
+        if self.image.layout.width != width:
+            # Shown at its pixel size: a flex container would otherwise stretch it.
+            self.image.layout.width = width
+        png = png_bytes(rgba)
         self.image.value = png
         return png
 
@@ -553,15 +579,24 @@ class InputWidget(WidgetBase):
         self.inputs = input_controls(dataset, self.model, index=index)
         traitlets.link((self.inputs, "index"), (self, "index"))
         link_array((self.inputs, "x"), (self, "x"))
+        # "predicted" rather than None as the option's value: a dropdown whose value is
+        # None shows no selection in the browser.
         self.target_picker = ipywidgets.Dropdown(
-            options=[("predicted class", None)]
+            options=[("predicted class", "predicted")]
             + [(name, k) for k, name in enumerate(self.model.class_names)],
-            value=None,
+            value="predicted",
             description="explain",
             style={"description_width": "initial"},
             layout=ipywidgets.Layout(width="auto"),
         )
-        traitlets.link((self.target_picker, "value"), (self, "target"))
+        traitlets.link(
+            (self.target_picker, "value"),
+            (self, "target"),
+            transform=(
+                lambda value: None if value == "predicted" else value,
+                lambda target: "predicted" if target is None else target,
+            ),
+        )
         self._recompute_on(["x", "target"])
 
     @traitlets.validate("x")

@@ -54,6 +54,7 @@ class _Column:
         self.title = ipywidgets.HTML(f"<b>{html.escape(method_label(method))}</b>")
         self.parameters = ipywidgets.Accordion(children=[self.controls], selected_index=None)
         self.parameters.set_title(0, "parameters")
+        self.parameters.layout.width = "100%"
         self.view = FigureView((2.6, 1.0))
         self.status = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="100%"))
         self.displays: list[Any] = []
@@ -63,14 +64,14 @@ class _Column:
                 ipywidgets.HBox(
                     [self.title, self.remove_button],
                     layout=ipywidgets.Layout(
-                        justify_content="space-between", align_items="center"
+                        justify_content="space-between", align_items="center", width="100%"
                     ),
                 ),
                 self.parameters,
                 self.view.image,
                 self.status,
             ],
-            layout=ipywidgets.Layout(margin="0 6px 0 0", align_items="stretch"),
+            layout=ipywidgets.Layout(margin="0 8px 0 0", align_items="flex-start"),
         )
 
 
@@ -187,7 +188,7 @@ class CompareWidget(InputWidget):
         self.mode_picker = ipywidgets.ToggleButtons(
             options=["absolute", "diverging"],
             description="colours",
-            style={"button_width": "80px"},
+            style={"button_width": "90px"},
             layout=ipywidgets.Layout(display="flex" if self.dataset.kind == "image" else "none"),
         )
         traitlets.link((self.mode_picker, "value"), (self, "mode"))
@@ -219,11 +220,10 @@ class CompareWidget(InputWidget):
         self.children = [
             header,
             ipywidgets.HBox(
-                [self.inputs, ipywidgets.VBox([self.view.image, self.status])],
+                [self.inputs, ipywidgets.VBox([self.view.image, self.status, self.agreement_box])],
                 layout=ipywidgets.Layout(align_items="flex-start"),
             ),
             self.column_box,
-            self.agreement_box,
             self.error_box,
         ]
         self._request()
@@ -313,6 +313,7 @@ class CompareWidget(InputWidget):
         shown = set(methods)
         options = [(method_label(m), m) for m in available(self.model) if m not in shown]
         self.add_picker.options = options
+        self.add_picker.value = options[0][1] if options else None
         self.add_button.disabled = not options
 
     def _on_methods(self, change: Any) -> None:
@@ -432,7 +433,9 @@ class CompareWidget(InputWidget):
             column_layout = (position == 0, rows, state["mode"])
             if column.layout != column_layout:
                 column.view.clear()
-                column.view.figure.set_size_inches(*self._column_size(position == 0, rows))
+                size = self._column_size(position == 0, rows)
+                column.view.figure.set_size_inches(*size)
+                column.box.layout.width = f"{round(size[0] * column.view.figure.dpi) + 8}px"
                 column.displays = self._column_displays(
                     column.view.figure, position, state["mode"], rows
                 )

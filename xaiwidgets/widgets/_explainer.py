@@ -158,7 +158,7 @@ class ExplainerWidget(InputWidget):
         self.mode_picker = ipywidgets.ToggleButtons(
             options=["absolute", "diverging"],
             description="colours",
-            style={"button_width": "80px"},
+            style={"button_width": "90px"},
             layout=ipywidgets.Layout(display="flex" if self.dataset.kind == "image" else "none"),
         )
         traitlets.link((self.mode_picker, "value"), (self, "mode"))

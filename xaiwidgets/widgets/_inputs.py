@@ -22,7 +22,7 @@ from ..analysis.perturbation import perturb_image
 from ..core.dataset import Dataset, Feature
 from ..core.model import Model
 from ..core.validation import check_batch, check_int, check_real
-from ._base import Array, frozen
+from ._base import Array, frozen, is_echo
 
 __all__ = ["ImageInput", "InputControls", "TabularInput", "input_controls"]
 
@@ -73,7 +73,7 @@ class InputControls(ipywidgets.VBox):
         )
         self.reset_button.on_click(lambda _: self.reset())
         super().__init__(
-            children=[ipywidgets.HBox([self.row_picker, self.row_label]), *self._controls()],
+            children=[self.row_picker, self.row_label, *self._controls()],
             layout=ipywidgets.Layout(min_width="360px"),
         )
         self.observe(self._load_row, names="index")
@@ -161,15 +161,15 @@ class InputControls(ipywidgets.VBox):
                 else ' <span style="color:#d62728">(wrong)</span>'
             )
             text += f" &middot; model: <b>{html.escape(names[k])}</b> ({100 * p[k]:.0f} %){mark}"
-        return f'<div style="padding-top:4px">{text}</div>'
+        return f'<div style="padding-left:4px">{text}</div>'
 
 
 def _nice_step(low: float, high: float) -> float:
-    """A round slider step giving about 100-1000 positions over ``[low, high]``."""
+    """A round slider step giving 1000-10000 positions over ``[low, high]``."""
     span = high - low
     if span <= 0:
         return 1.0
-    return 10.0 ** math.floor(math.log10(span / 100))
+    return 10.0 ** math.floor(math.log10(span / 1000))
 
 
 class TabularInput(InputControls):
@@ -214,8 +214,10 @@ class TabularInput(InputControls):
             return ipywidgets.Dropdown(options=list(feature.categories), **common)
         if feature.kind == "integer":
             return ipywidgets.IntSlider(min=math.floor(low), max=math.ceil(high), **common)
+        step = _nice_step(low, high)
+        decimals = max(0, -math.floor(math.log10(step)))
         return ipywidgets.FloatSlider(
-            min=low, max=high, step=_nice_step(low, high), readout_format=".4g", **common
+            min=low, max=high, step=step, readout_format=f".{decimals}f", **common
         )
 
     def _controls(self) -> list[ipywidgets.Widget]:
@@ -227,8 +229,9 @@ class TabularInput(InputControls):
 
     def _on_control(self, name: str) -> Any:
         def changed(change: Any) -> None:
-            if not self._syncing:
-                self.set_feature(name, change["new"])
+            if self._syncing or is_echo(change["owner"], change["new"], self.feature_value(name)):
+                return
+            self.set_feature(name, change["new"])
 
         return changed
 
@@ -362,7 +365,12 @@ class ImageInput(InputControls):
             value=0.0, min=0.0, max=0.5, step=0.01, description="noise σ", **slider
         )
         self.seed_picker = ipywidgets.BoundedIntText(
-            value=0, min=0, max=2**31 - 1, description="noise seed", **slider
+            value=0,
+            min=0,
+            max=2**31 - 1,
+            description="noise seed",
+            style={"description_width": "90px"},
+            layout=ipywidgets.Layout(width="200px"),
         )
         self.occlude_box = ipywidgets.Checkbox(value=False, description="occlude a patch")
         self.patch_row = ipywidgets.IntSlider(

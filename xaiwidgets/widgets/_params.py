@@ -24,6 +24,7 @@ import traitlets
 from ..core.explainer import Explainer, get
 from ..core.explanation import Explanation
 from ..core.model import Model
+from ._base import is_echo
 
 __all__ = ["PARAMETERS", "ExplanationCache", "Param", "ParamControls", "method_params"]
 
@@ -306,6 +307,10 @@ class ParamControls(ipywidgets.HBox):
 
     def _control_changed(self, change: Any) -> None:
         if self._syncing:
+            return
+        owner = change["owner"]
+        name = next((n for n, c in self.controls.items() if c is owner), None)
+        if name is not None and is_echo(owner, change["new"], self.value.get(name)):
             return
         values = dict(self.value)
         for param in self.params:
