@@ -6,7 +6,9 @@ model with :func:`available`.
 """
 
 from ..core.explainer import Explainer, available, get, register
+from ._shap import Shap
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
+from .lime import Lime
 
 __all__ = [
     "Explainer",
@@ -14,6 +16,8 @@ __all__ = [
     "GradientXInput",
     "GuidedBackprop",
     "IntegratedGradients",
+    "Lime",
+    "Shap",
     "SmoothGrad",
     "available",
     "get",
