@@ -318,19 +318,39 @@ def test_errors_are_shown_in_the_widget_and_it_keeps_working(
     assert w.error.startswith("TraitError") and "'method'" in w.error
 
 
-def test_sklearn_pipeline_offers_no_gradient_methods(credit, pipeline_model, widgets):
+def test_sklearn_pipeline_lime_and_shap_but_no_gradients(credit, pipeline_model, widgets):
     w = xw.ExplainerWidget(pipeline_model, credit, method="gradient", index=2)
     widgets.append(w)
-    offered = [v for _, v in w.method_picker.options if "not applicable" not in _]
+    offered = [v for label, v in w.method_picker.options if "not applicable" not in label]
     assert offered == xw.explainers.available(pipeline_model)
+    assert set(offered) >= {"lime", "shap"}
     assert not any(xw.explainers.get(m).requires_gradients for m in offered)
+    # Forced from Python, a gradient method gives a readable message in the widget.
     assert w.wait() is None
     assert "needs gradients" in w.error and "has no gradients" in w.error_box.value
-    # The input panel still works and shows the model's prediction.
+    # The panel keeps working; choosing an applicable method clears the error.
     w.set_feature("income", 30.0)
     predicted = credit.class_names[pipeline_model.predict(credit.X_test[2])[0]]
     assert f"model: <b>{predicted}</b>" in w.inputs.row_label.value
-    assert w.x[0] == 30.0
+    w.method_picker.value = "lime"
+    x = w.x
+    _assert_same(w.wait(), _explain(pipeline_model, "lime", x))
+    assert w.error == "" and w.explanation.output == "probability"
+    w.params = {"n_samples": 500, "seed": 2, "kernel_width": 1.5}
+    _assert_same(
+        w.wait(), _explain(pipeline_model, "lime", x, n_samples=500, seed=2, kernel_width=1.5)
+    )
+    # kernel_width is optional: the "auto" box gives the explainer's default (None).
+    controls = w.param_box.children[0]
+    controls._auto["kernel_width"].value = True
+    assert w.params["kernel_width"] is None and controls.controls["kernel_width"].disabled
+    _assert_same(w.wait(), _explain(pipeline_model, "lime", x, n_samples=500, seed=2))
+    w.method = "shap"
+    w.set_feature("late_payments", 4)
+    _assert_same(w.wait(), _explain(pipeline_model, "shap", w.x))
+    assert "efficiency gap" in w.status.value
+    w.reset()
+    _assert_same(w.wait(), _explain(pipeline_model, "shap", credit.X_test[2]))
 
 
 # ---------------------------------------------------------------- images
@@ -461,6 +481,26 @@ def test_compare_explains_each_method_and_measures_agreement(credit, credit_mode
     frame, figure = c.export()
     assert set(frame["method"]) == {"ig", "smoothgrad", "gradient_x_input"}
     assert len(frame) == 3 * credit.n_features and isinstance(figure, Figure)
+
+
+def test_compare_lime_and_shap_on_a_pipeline_and_an_mlp(
+    credit, credit_model, pipeline_model, widgets
+):
+    c = xw.CompareWidget(pipeline_model, credit, index=4)  # default: what applies
+    widgets.append(c)
+    assert c.methods == ["lime", "shap"]
+    explanations = c.wait()
+    for method in ["lime", "shap"]:
+        _assert_same(explanations[method], _explain(pipeline_model, method, credit.X_test[4]))
+    pd.testing.assert_frame_equal(c.agreement, agreement(explanations, k=5))
+    m = xw.CompareWidget(credit_model, credit, index=4)
+    widgets.append(m)
+    assert m.methods == ["gradient", "ig", "lime", "shap"]
+    m.set_feature("employment", "contract")
+    x = m.x
+    for method, e in m.wait().items():
+        _assert_same(e, _explain(credit_model, method, x))
+    assert len(m.agreement) == 6
 
 
 def test_compare_controls_and_bad_input(credit, credit_model, pipeline_model, widgets):

@@ -27,6 +27,9 @@ _DIAGNOSTICS = {
     "relative_gap": ("completeness gap", lambda v: f"{100 * v:.2g} %"),
     "steps": ("steps", lambda v: f"{int(v)}"),
     "r2": ("surrogate R²", lambda v: f"{v:.2f}"),
+    "algorithm": ("algorithm", str),
+    "efficiency_gap": ("efficiency gap", lambda v: f"{v:.1e}"),
+    "background_size": ("background", lambda v: f"{int(v)} rows"),
     "n_samples": ("samples", lambda v: f"{int(v)}"),
 }
 
@@ -60,7 +63,9 @@ def describe(explanation: Explanation, cached: bool = False) -> str:
         parts[0] += " (remembered)"
     for key, (name, fmt) in _DIAGNOSTICS.items():
         value = explanation.meta.get(key)
-        if isinstance(value, int | float | np.number) and np.isfinite(value):
+        if isinstance(value, str):
+            parts.append(f"{name} {value}")
+        elif isinstance(value, int | float | np.number) and np.isfinite(value):
             parts.append(f"{name} {fmt(float(value))}")
     return " · ".join(parts)
 

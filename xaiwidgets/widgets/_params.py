@@ -48,6 +48,8 @@ class Param:
     optional : bool, default=False
         ``None`` is allowed (the explainer then picks a default): shown as an
         "auto" checkbox beside the control.
+    kinds : tuple of str, default=("tabular", "image")
+        The kinds of data the parameter applies to.
 
     Examples
     --------
@@ -63,6 +65,7 @@ class Param:
     step: float | None = None
     options: tuple[Any, ...] = ()
     optional: bool = False
+    kinds: tuple[str, ...] = ("tabular", "image")
 
     @property
     def label_text(self) -> str:
@@ -71,6 +74,9 @@ class Param:
 
 
 _SEED = Param("seed", "int", "seed", low=0, high=2**31 - 1)
+_TABULAR, _IMAGE = ("tabular",), ("image",)
+_FILL = Param("fill", "choice", "fill", options=("zero", "mean", "blur"), kinds=_IMAGE)
+_EVALS = (100, 200, 500, 1000, 2000, 5000, "auto")
 
 #: The parameters each method offers in the widgets, by registry name.
 PARAMETERS: dict[str, tuple[Param, ...]] = {
@@ -93,10 +99,31 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         Param(
             "kernel_width", "float", "kernel width", low=0.05, high=20.0, step=0.05, optional=True
         ),
+        Param("sampling", "choice", "sampling", options=("gaussian", "training"), kinds=_TABULAR),
+        Param("surrogate", "choice", "surrogate", options=("ridge", "lasso"), kinds=_TABULAR),
+        Param("patch_size", "int", "patch size", low=1, high=64, kinds=_IMAGE),
+        _FILL,
         _SEED,
     ),
     "shap": (
-        Param("background", "int", "background rows", low=1, high=2000),
+        Param(
+            "algorithm",
+            "choice",
+            "algorithm",
+            options=("auto", "exact", "permutation"),
+            kinds=_TABULAR,
+        ),
+        Param(
+            "algorithm",
+            "choice",
+            "algorithm",
+            options=("auto", "partition", "gradient"),
+            kinds=_IMAGE,
+        ),
+        Param("background", "int", "background rows", low=1, high=2000, kinds=_TABULAR),
+        Param("summarize", "choice", "summary", options=("sample", "kmeans"), kinds=_TABULAR),
+        Param("max_evals", "choice", "evaluations", options=_EVALS),
+        _FILL,
         _SEED,
     ),
 }
@@ -153,8 +180,13 @@ def method_params(method: str, model: Model) -> tuple[list[Param], dict[str, Any
     cls = get(method)
     keywords = _keywords(cls)
     defaults = {name: p.default for name, p in keywords.items() if p.default is not p.empty}
+    kind = (
+        model.dataset.kind
+        if model.dataset is not None
+        else ("image" if len(model.input_shape) == 3 else "tabular")
+    )
     if cls.name in PARAMETERS:
-        params = [p for p in PARAMETERS[cls.name] if p.name in keywords]
+        params = [p for p in PARAMETERS[cls.name] if p.name in keywords and kind in p.kinds]
     else:
         params = [
             p
