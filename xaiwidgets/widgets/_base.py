@@ -3,41 +3,80 @@
 How to build a widget on this base
 ----------------------------------
 A widget that explores one input (move it, explain it, show the result) subclasses
-:class:`InputWidget`; a widget with no input panel subclasses :class:`WidgetBase`.
+:class:`InputWidget`; a widget without an input panel subclasses :class:`WidgetBase`.
 
 1. In ``__init__``, call ``super().__init__(model, dataset, index=...)``. The base wraps
-   the model, builds the input panel (:func:`~xaiwidgets.widgets.input_controls`: a
-   slider per feature for tabular data, perturbation controls for images), and
-   exposes the public state ``x``, ``index`` and ``target`` as traitlets, with
-   ``set_feature``, ``reset``, ``wait``, ``busy`` and ``error``.
-2. Declare your own state as traitlets (``method = Unicode()``) and list every trait
-   whose change needs a recomputation in ``self._recompute_on(["method", ...])``;
-   ``x``, ``index`` and ``target`` are already listed.
-3. Implement three hooks:
+   the model, builds the input panel ``self.inputs``
+   (:func:`~xaiwidgets.widgets.input_controls`: the test-row picker with true and
+   predicted class, a control per feature for tabular data or the perturbation
+   controls for images, and reset), a target dropdown ``self.target_picker``, the
+   status line ``self.status`` and ``self.error_box``, and exposes the public state
+   ``x``, ``index`` and ``target`` as traitlets, with ``set_feature``, ``reset``,
+   ``wait``, ``busy``, ``error`` and ``timings``.
+2. Declare your own state as traitlets and list the traits whose change needs a new
+   result with ``self._recompute_on([...])``; ``x`` and ``target`` (and ``index``,
+   through ``x``) are listed already.
+3. Implement the hooks:
 
-   - ``_state() -> dict``: a snapshot of everything the computation needs, taken on
-     the caller's thread (copy arrays, never keep widget references).
-   - ``_compute(state) -> result``: the work, on the widget's worker thread. Only call
-     explainers / analyses here (widgets never compute numbers themselves); do not
-     touch widget controls. Exceptions are caught and shown inside the widget.
-   - ``_show(state, result)``: update the displays and the result traits (use
-     ``self.set_trait`` for read-only ones). Runs only when ``state`` is still the
-     newest request, so a stale result is never shown. Draw with a
-     :class:`FigureView` and the in-place displays of :mod:`xaiwidgets.plotting`.
-
-   Optionally ``_result()`` (what ``wait()`` returns) and ``_clear()`` (called when a
-   computation failed).
-4. Lay out ``self.children``: typically ``[header, HBox([self.inputs, view.image]),
-   self.status, self.error_box]``.
-5. Call ``self._request()`` at the end of ``__init__`` for the first result. Wrap
-   button and control callbacks with :meth:`WidgetBase._reporting` so that an
-   exception becomes a message in the widget instead of a log line.
+   - ``_state() -> dict``: a snapshot of what the computation needs, taken on the
+     caller's thread (``self.x`` is already a copy).
+   - ``_compute(state) -> result``: the work, on the widget's worker thread. Call
+     explainers and ``xaiwidgets.analysis`` here (widgets never compute numbers
+     themselves; :class:`~xaiwidgets.widgets.ExplanationCache` builds explainers once
+     and remembers explanations); do not touch widget controls. An exception is
+     shown inside the widget, which keeps working.
+   - ``_show(state, result)``: update the displays (the in-place displays of
+     :mod:`xaiwidgets.plotting`, drawn by a :class:`FigureView`) and the result
+     traits (``self.set_trait`` for read-only ones). It runs only while ``state`` is
+     the newest request, so a stale result is never shown.
+   - optionally ``_result()`` (what ``wait()`` returns) and ``_clear()`` (called when
+     a computation failed).
+4. Lay out ``self.children``, and call ``self._request()`` at the end of
+   ``__init__`` for the first result. Wrap button and control callbacks with
+   ``self._reporting(callback)`` so that an exception becomes a message in the
+   widget instead of a log line. Method parameters come from
+   :class:`~xaiwidgets.widgets.ParamControls` and its declarative table.
 
 The worker thread runs the newest request only: while it computes, further changes
-collapse into one pending request (a natural debounce), and when the last computation
+collapse into one pending request (a natural debounce), and after a computation that
 took longer than ``slow_s`` it also waits ``debounce_s`` of quiet before starting.
 Every request gets a generation number; a result whose generation is no longer the
 newest is dropped. ``wait()`` blocks until the newest request has been handled.
+
+Examples
+--------
+A widget that shows only the prediction of the input being moved:
+
+>>> import xaiwidgets as xw
+>>> from xaiwidgets.plotting import ProbabilityBars
+>>> class PredictionWidget(InputWidget):
+...     def __init__(self, model, dataset=None, index=0):
+...         super().__init__(model, dataset, index=index)
+...         self.view = FigureView((4, 1.5))
+...         axes = self.view.figure.add_subplot()
+...         self.bars = self.view.add(ProbabilityBars(axes, self.model.class_names))
+...         self.children = [ipywidgets.HBox([self.inputs, self.view.image]), self.status]
+...         self._request()
+...
+...     def _state(self):
+...         return {"x": self.x}
+...
+...     def _compute(self, state):
+...         return self.model.predict_proba(state["x"])[0]
+...
+...     def _show(self, state, probabilities):
+...         self.view.render(full=self.bars.update(probabilities))
+...         self.probabilities = probabilities
+...         self._set_status(f"{self.model.class_names[probabilities.argmax()]}")
+...
+...     def _result(self):
+...         return self.probabilities
+>>> ds = xw.datasets.load_credit()
+>>> w = PredictionWidget(xw.wrap(xw.zoo.train_mlp(ds), ds), index=3)
+>>> w.set_feature("debt_ratio", 1.4)
+>>> w.wait().round(2).tolist()
+[1.0, 0.0]
+>>> w.close()
 """
 
 from __future__ import annotations
@@ -278,11 +317,6 @@ class _Worker:
         self.last_duration = 0.0
         self._closed = False
         self._thread: threading.Thread | None = None
-
-    @property
-    def generation(self) -> int:
-        """The number of the newest request."""
-        return self._generation
 
     def submit(self, state: Any) -> int:
         with self._cond:
@@ -529,8 +563,10 @@ class WidgetBase(ipywidgets.VBox):
         self._request()
 
     def close(self) -> None:
-        """Stop the worker thread and close the widget and its children."""
+        """Stop the worker thread and close the widget and every widget inside it."""
         self._worker.close()
+        for child in _descendants(self):
+            child.close()
         super().close()
 
 
@@ -647,6 +683,14 @@ class InputWidget(WidgetBase):
     def reset(self) -> None:
         """Go back to the current row's original input (and undo perturbations)."""
         self.inputs.reset()
+
+
+def _descendants(widget: ipywidgets.Widget) -> list[ipywidgets.Widget]:
+    """Every widget inside ``widget`` (children of boxes and accordions, recursively)."""
+    found = []
+    for child in getattr(widget, "children", ()):
+        found += [child, *_descendants(child)]
+    return found
 
 
 def _check_dataset(dataset: Dataset | None, model: Any) -> Dataset:

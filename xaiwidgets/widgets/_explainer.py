@@ -219,7 +219,6 @@ class ExplainerWidget(InputWidget):
         )
         self._quiet = True
         try:
-            self._param_controls = None
             self.method = method
             self._param_controls = controls
             self.params = dict(controls.value)
