@@ -82,6 +82,7 @@ A widget that shows only the prediction of the input being moved:
 from __future__ import annotations
 
 import html
+import math
 import struct
 import threading
 import time
@@ -112,6 +113,7 @@ __all__ = [
     "is_echo",
     "link_array",
     "png_bytes",
+    "readout_format",
 ]
 
 
@@ -186,6 +188,17 @@ def is_echo(control: ipywidgets.Widget, new: Any, current: Any) -> bool:
     if not isinstance(control, ipywidgets.FloatSlider) or current is None:
         return False
     return abs(new - current) <= 0.5 * control.step * (1 + 1e-9)
+
+
+def readout_format(step: float) -> str:
+    """A slider readout with as many decimals as the step has (d3-format, for ipywidgets).
+
+    Examples
+    --------
+    >>> readout_format(0.001), readout_format(0.05), readout_format(10.0)
+    ('.3f', '.2f', '.0f')
+    """
+    return f".{max(0, -math.floor(math.log10(step) + 1e-9))}f"
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:

@@ -395,7 +395,7 @@ class CompareWidget(InputWidget):
         if self.dataset.kind == "image":
             return (2.7, 3.0)
         n = len(rows) + 1 if rows is not None else self.dataset.n_features
-        return (4.4 if first else 2.5, 1.1 + 0.27 * n)
+        return (4.8 if first else 2.6, 1.1 + 0.27 * n)
 
     def _show(self, state: dict[str, Any], result: dict[str, Any]) -> None:
         start = time.perf_counter()

@@ -22,7 +22,7 @@ from ..analysis.perturbation import perturb_image
 from ..core.dataset import Dataset, Feature
 from ..core.model import Model
 from ..core.validation import check_batch, check_int, check_real
-from ._base import Array, frozen, is_echo
+from ._base import Array, frozen, is_echo, readout_format
 
 __all__ = ["ImageInput", "InputControls", "TabularInput", "input_controls"]
 
@@ -215,9 +215,8 @@ class TabularInput(InputControls):
         if feature.kind == "integer":
             return ipywidgets.IntSlider(min=math.floor(low), max=math.ceil(high), **common)
         step = _nice_step(low, high)
-        decimals = max(0, -math.floor(math.log10(step)))
         return ipywidgets.FloatSlider(
-            min=low, max=high, step=step, readout_format=f".{decimals}f", **common
+            min=low, max=high, step=step, readout_format=readout_format(step), **common
         )
 
     def _controls(self) -> list[ipywidgets.Widget]:

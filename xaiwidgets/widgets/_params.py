@@ -24,7 +24,7 @@ import traitlets
 from ..core.explainer import Explainer, get
 from ..core.explanation import Explanation
 from ..core.model import Model
-from ._base import is_echo
+from ._base import is_echo, readout_format
 
 __all__ = ["PARAMETERS", "ExplanationCache", "Param", "ParamControls", "method_params"]
 
@@ -48,6 +48,8 @@ class Param:
     optional : bool, default=False
         ``None`` is allowed (the explainer then picks a default): shown as an
         "auto" checkbox beside the control.
+    start : optional
+        Where the control of an optional parameter starts when "auto" is unticked.
     kinds : tuple of str, default=("tabular", "image")
         The kinds of data the parameter applies to.
 
@@ -65,6 +67,7 @@ class Param:
     step: float | None = None
     options: tuple[Any, ...] = ()
     optional: bool = False
+    start: Any = None
     kinds: tuple[str, ...] = ("tabular", "image")
 
     @property
@@ -97,7 +100,14 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
     "lime": (
         Param("n_samples", "int", "samples", low=50, high=20000, step=50),
         Param(
-            "kernel_width", "float", "kernel width", low=0.05, high=20.0, step=0.05, optional=True
+            "kernel_width",
+            "float",
+            "kernel width",
+            low=0.05,
+            high=20.0,
+            step=0.05,
+            optional=True,
+            start=1.0,
         ),
         Param("sampling", "choice", "sampling", options=("gaussian", "training"), kinds=_TABULAR),
         Param("surrogate", "choice", "surrogate", options=("ridge", "lasso"), kinds=_TABULAR),
@@ -280,7 +290,7 @@ class ParamControls(ipywidgets.HBox):
             min=param.low if param.low is not None else 0.0,
             max=param.high if param.high is not None else 1.0,
             step=param.step or 0.01,
-            readout_format=".3g",
+            readout_format=readout_format(param.step or 0.01),
             layout=ipywidgets.Layout(width="280px"),
             **common,
         )
@@ -319,6 +329,8 @@ class ParamControls(ipywidgets.HBox):
             self._auto[param.name].value = value is None
             control.disabled = value is None
             if value is None:
+                if param.start is not None:
+                    control.value = param.start
                 return
         if param.control == "choice":
             if _hashable(value) and value not in control.options:
