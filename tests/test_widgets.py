@@ -345,8 +345,10 @@ def test_sklearn_pipeline_lime_and_shap_but_no_gradients(credit, pipeline_model,
     controls._auto["kernel_width"].value = True
     assert w.params["kernel_width"] is None and controls.controls["kernel_width"].disabled
     _assert_same(w.wait(), _explain(pipeline_model, "lime", x, n_samples=500, seed=2))
-    controls._auto["kernel_width"].value = False  # untick: the slider's value is used
-    assert w.params["kernel_width"] == 1.0 and not controls.controls["kernel_width"].disabled
+    controls._auto["kernel_width"].value = False  # untick: the last width comes back
+    assert w.params["kernel_width"] == 1.5 and not controls.controls["kernel_width"].disabled
+    w.params = {}  # all defaults: auto, and the slider waits at its start value
+    assert w.params["kernel_width"] is None and controls.controls["kernel_width"].value == 1.0
     w.method = "shap"
     w.set_feature("late_payments", 4)
     _assert_same(w.wait(), _explain(pipeline_model, "shap", w.x))
