@@ -42,16 +42,25 @@ def test_blitted_update_looks_like_a_fresh_figure(credit, credit_model):
     assert not probabilities.update(reference.prediction, reference.prediction)
     assert bars.update(reference, reference)  # first draw sets the scale
     live.render(full=True)
-    x[1] += 0.05  # a small move: same scale, only the artists change
-    moved = ig.explain(x)
-    assert not bars.update(moved, reference)
-    assert not probabilities.update(moved.prediction, reference.prediction)
-    blitted = live.render(full=False).copy()
-    fresh = _draw(credit, (reference, reference), (moved, reference))
-    # Same pixels except where blitted artists now lie above the zero line and grid
-    # (drawn last instead of in z-order): about 0.1 % of the image.
-    assert _differing(blitted, fresh) < 0.005
-    # And the update changed the picture.
+    history = [(reference, reference)]
+    # Small moves: same scale, only the artists change; the moved feature's value text
+    # is erased and redrawn, longer or shorter than before.
+    for debt_ratio, income in [(0.215, 42.0), (0.2, 41.5), (0.2, 4.0), (0.25, 40.0)]:
+        x[1], x[0] = debt_ratio, income
+        moved = ig.explain(x)
+        full = bars.update(moved, reference)
+        full |= probabilities.update(moved.prediction, reference.prediction)
+        blitted = live.render(full=full).copy()
+        history.append((moved, reference))
+        fresh = _draw(credit, *history)
+        # Same pixels except where blitted artists now lie above the zero line and
+        # grid (drawn last instead of in z-order): about 0.1 % of the image.
+        assert _differing(blitted, fresh) < 0.005
+        # Left of the axes (names and the redrawn value texts) they are identical.
+        left = int(bars.ax.bbox.x0) - 2
+        np.testing.assert_array_equal(blitted[:, :left], fresh[:, :left])
+    assert not full  # the moves were small enough to keep the scale
+    # And the updates changed the picture.
     assert _differing(blitted, _draw(credit, (reference, reference))) > 0.001
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.transforms import blended_transform_factory
 
 from ..core.explanation import Explanation
@@ -37,7 +38,11 @@ REFERENCE = "#1a1a1a"
 
 
 class LiveDisplay(Protocol):
-    """What :class:`LiveFigure` needs from a display: its moving artists."""
+    """What :class:`LiveFigure` needs from a display: its moving artists.
+
+    A display may also have ``texts``: texts that change rarely (see
+    :class:`LiveFigure`).
+    """
 
     artists: list[Artist]
 
@@ -198,7 +203,10 @@ class AttributionBars:
     values : list of Text
         The feature values (empty when ``show_values=False``).
     artists : list
-        Everything that moves on update.
+        The bars and the reference ticks, which move on every update.
+    texts : list of Text
+        The feature values, which change only when their feature does (see
+        :class:`LiveFigure`).
 
     Examples
     --------
@@ -271,7 +279,9 @@ class AttributionBars:
             ]
         self.fontsize = fontsize
         self._scale: tuple[str, float] | None = None
-        self.artists: list[Artist] = [*self.bars, self.marker, *self.values]
+        self.artists: list[Artist] = [*self.bars, self.marker]
+        #: The value labels change only when their feature does: redrawn only then.
+        self.texts: list[Text] = list(self.values)
 
     def _row_values(self, values: np.ndarray) -> np.ndarray:
         shown = values[self.rows]
@@ -348,8 +358,30 @@ class AttributionBars:
         return True
 
 
+def _text_state(text: Text) -> tuple[Any, ...]:
+    """What a text looks like: when this changes it must be redrawn."""
+    return (
+        text.get_text(),
+        text.get_position(),
+        text.get_color(),
+        text.get_fontweight(),
+        text.get_fontsize(),
+        text.get_visible(),
+    )
+
+
 class LiveFigure:
-    """Draw a figure fully once, then redraw only its displays' moving artists.
+    """Draw a figure fully once, then redraw only what moved.
+
+    Two kinds of changing artists come from the displays:
+
+    - ``artists``: redrawn on every render over the cached background (bars, images,
+      markers);
+    - ``texts`` (optional attribute of a display): texts that change rarely and
+      overlap no other changing artist, such as the feature values beside the bars.
+      They live in a second cached layer and only a text whose content or style
+      changed is erased (from the background) and drawn again, because drawing a
+      text (layout and glyph rendering) costs about as much as all the bars together.
 
     Parameters
     ----------
@@ -376,11 +408,18 @@ class LiveFigure:
         self.figure = figure
         self.displays = list(displays)
         self._background: Any = None
+        self._layer: Any = None
+        self._drawn: dict[int, tuple[tuple[Any, ...], Any]] = {}
 
     @property
     def artists(self) -> list[Artist]:
-        """The moving artists of every display."""
+        """The artists redrawn on every render."""
         return [a for display in self.displays for a in display.artists]
+
+    @property
+    def texts(self) -> list[Text]:
+        """The rarely changing texts, redrawn only when they change."""
+        return [t for display in self.displays for t in getattr(display, "texts", ())]
 
     def invalidate(self) -> None:
         """Forget the cached background: the next render draws everything."""
@@ -393,7 +432,7 @@ class LiveFigure:
         ----------
         full : bool, default=False
             Redraw everything (needed after a display reported a layout change);
-            otherwise restore the cached background and draw only the moving artists.
+            otherwise restore the cached layers and draw only what changed.
 
         Returns
         -------
@@ -401,19 +440,48 @@ class LiveFigure:
             A view of the canvas buffer, valid until the next render.
         """
         canvas = self.figure.canvas
-        artists = self.artists
+        artists, texts = self.artists, self.texts
         if full or self._background is None:
-            visible = [a.get_visible() for a in artists]
-            for artist in artists:
+            changing = artists + texts
+            visible = [a.get_visible() for a in changing]
+            for artist in changing:
                 artist.set_visible(False)
             canvas.draw()
             self._background = canvas.copy_from_bbox(self.figure.bbox)
-            for artist, was_visible in zip(artists, visible, strict=True):
+            for artist, was_visible in zip(changing, visible, strict=True):
                 artist.set_visible(was_visible)
+            self._drawn = {}
+            self._draw_texts(texts)
         else:
-            canvas.restore_region(self._background)
+            canvas.restore_region(self._layer)
+            changed = [t for t in texts if self._drawn.get(id(t), (None,))[0] != _text_state(t)]
+            if changed:
+                self._draw_texts(changed)
         renderer = canvas.get_renderer()
         for artist in artists:
             if artist.get_visible():
                 artist.draw(renderer)
         return np.asarray(canvas.buffer_rgba())
+
+    def _draw_texts(self, texts: list[Text]) -> None:
+        """Erase where ``texts`` were, draw them anew, and cache the resulting layer."""
+        canvas = self.figure.canvas
+        renderer = canvas.get_renderer()
+        height = self.figure.bbox.height
+        for text in texts:
+            previous = self._drawn.get(id(text))
+            if previous is not None and previous[1] is not None:
+                # Agg's region coordinates count rows from the top of the figure, and
+                # ``xy`` is where the whole region's corner goes (not the box's).
+                x0, y0, x1, y1 = previous[1]
+                canvas.restore_region(
+                    self._background, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0)
+                )
+        for text in texts:
+            extent = None
+            if text.get_visible() and text.get_text():
+                text.draw(renderer)
+                box = text.get_window_extent(renderer)
+                extent = (box.x0 - 2, box.y0 - 2, box.x1 + 3, box.y1 + 3)
+            self._drawn[id(text)] = (_text_state(text), extent)
+        self._layer = canvas.copy_from_bbox(self.figure.bbox)
