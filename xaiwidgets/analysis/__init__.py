@@ -1,5 +1,27 @@
-"""Analyses built on explainers: method agreement, input perturbations, sanity checks, ...
+"""Analyses built on explainers: sanity checks, similarity metrics, flip-point audits.
 
-Each analysis lives in its own module; widgets call these functions and never
-compute numbers themselves.
+Also ``agreement`` (how much methods agree on one input) and ``perturbation`` (the
+image perturbations of the widgets); widgets call these and never compute numbers.
 """
+
+from .flip_audit import (
+    AugmentResult,
+    BiasTest,
+    FlipAudit,
+    FlipReport,
+    audit,
+    augment,
+    bias_test,
+    report,
+)
+
+__all__ = [
+    "AugmentResult",
+    "BiasTest",
+    "FlipAudit",
+    "FlipReport",
+    "audit",
+    "augment",
+    "bias_test",
+    "report",
+]

@@ -7,11 +7,13 @@ model with :func:`available`.
 
 from ..core.explainer import Explainer, available, get, register
 from ._shap import Shap
+from .flip_points import FlipPointExplainer
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
 from .lime import Lime
 
 __all__ = [
     "Explainer",
+    "FlipPointExplainer",
     "Gradient",
     "GradientXInput",
     "GuidedBackprop",

@@ -7,8 +7,17 @@ of the widgets, usable for animations too.
 """
 
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
+from ._flip import (
+    plot_bias_test,
+    plot_change_frequency,
+    plot_directions,
+    plot_flip_changes,
+    plot_flip_path,
+    plot_ranking,
+)
 from ._live import AttributionBars, LiveFigure, ProbabilityBars
 from ._normalize import normalize_for_display
+from ._sanity import plot_map_strip, plot_similarity_bars, plot_similarity_curve
 
 __all__ = [
     "AttributionBars",
@@ -18,5 +27,14 @@ __all__ = [
     "normalize_for_display",
     "plot",
     "plot_bars",
+    "plot_bias_test",
+    "plot_change_frequency",
+    "plot_directions",
+    "plot_flip_changes",
+    "plot_flip_path",
     "plot_image",
+    "plot_map_strip",
+    "plot_ranking",
+    "plot_similarity_bars",
+    "plot_similarity_curve",
 ]

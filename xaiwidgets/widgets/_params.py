@@ -136,6 +136,7 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         _FILL,
         _SEED,
     ),
+    "flip_point": (Param("units", "choice", "units", options=("scaled", "raw")),),
 }
 
 _OUTPUT = Param("output", "choice", "output", options=("auto", "logit", "probability"))
