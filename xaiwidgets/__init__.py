@@ -13,7 +13,7 @@ __version__ = "0.1.0.dev0"
 from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget
+from .widgets import CompareWidget, ExplainerWidget, Workbench, demo
 
 __all__ = [
     "CompareWidget",
@@ -22,9 +22,11 @@ __all__ = [
     "Explanation",
     "Feature",
     "Model",
+    "Workbench",
     "__version__",
     "analysis",
     "datasets",
+    "demo",
     "explainers",
     "flip",
     "plot",

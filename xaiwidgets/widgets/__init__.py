@@ -1,7 +1,9 @@
 """Interactive widgets (ipywidgets): they own controls and layout, never numerics.
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
-``CompareWidget`` explains the same input with several methods side by side.
+``CompareWidget`` explains the same input with several methods side by side;
+``Workbench`` puts every widget that applies to a model in tabs (``demo()`` opens it
+on the credit data and its demo model).
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -23,9 +25,11 @@ from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._workbench import TABS, Tab, Workbench, demo
 
 __all__ = [
     "PARAMETERS",
+    "TABS",
     "Array",
     "CompareWidget",
     "ExplainerWidget",
@@ -36,8 +40,11 @@ __all__ = [
     "InputWidget",
     "Param",
     "ParamControls",
+    "Tab",
     "TabularInput",
     "WidgetBase",
+    "Workbench",
+    "demo",
     "describe",
     "input_controls",
     "method_label",
