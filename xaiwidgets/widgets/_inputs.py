@@ -76,6 +76,7 @@ class InputControls(ipywidgets.VBox):
             children=[self.row_picker, self.row_label, *self._controls()],
             layout=ipywidgets.Layout(min_width="360px"),
         )
+        self.add_class("xw-inputs")
         self.observe(self._load_row, names="index")
         self.observe(self._on_x, names="x")
         traitlets.link((self.row_picker, "value"), (self, "index"))
