@@ -7,13 +7,19 @@ model with :func:`available`.
 
 from ..core.explainer import Explainer, available, get, register
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
+from .linear_region import BoxQuery, Curve, LinearRegion, Region, RegionMap
 
 __all__ = [
+    "BoxQuery",
+    "Curve",
     "Explainer",
     "Gradient",
     "GradientXInput",
     "GuidedBackprop",
     "IntegratedGradients",
+    "LinearRegion",
+    "Region",
+    "RegionMap",
     "SmoothGrad",
     "available",
     "get",
