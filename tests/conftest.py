@@ -7,15 +7,13 @@ deterministic), so a second test run starts fast.
 from __future__ import annotations
 
 import os
-import warnings
 
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
-warnings.filterwarnings("ignore", message=".*non-writable.*")
 
-import xaiwidgets as xw  # noqa: E402
+import xaiwidgets as xw
 
 
 @pytest.fixture(scope="session")

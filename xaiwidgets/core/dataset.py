@@ -171,8 +171,8 @@ class Dataset:
             frozen = np.array(array, dtype=dtype, copy=True)
             frozen.flags.writeable = False
             object.__setattr__(self, name, frozen)
-        object.__setattr__(self, "feature_names", list(self.feature_names))
-        object.__setattr__(self, "class_names", list(self.class_names))
+        object.__setattr__(self, "feature_names", [str(n) for n in self.feature_names])
+        object.__setattr__(self, "class_names", [str(n) for n in self.class_names])
 
     # ------------------------------------------------------------------ shape facts
     @property

@@ -5,7 +5,8 @@ An explainer is built once for a model with its parameters and then asked to
 every method shares: it validates the input and the target at the public edge,
 evaluates the model once for the prediction, times the work and packs an
 :class:`~xaiwidgets.core.explanation.Explanation`. A subclass implements
-``_attribute(batch, targets, outputs)`` on clean arrays.
+``_attribute(batch, targets, outputs)`` on clean arrays (or, to fuse the model
+evaluation into its own work, ``_explain_batch``).
 """
 
 from __future__ import annotations
@@ -106,13 +107,12 @@ class Explainer:
             of range.
         """
         batch, single = self.model.check_input(x)
-        start = time.perf_counter()
-        outputs = self.model._outputs_unchecked(batch, self.output)
         if target is None or (isinstance(target, str) and target == "predicted"):
-            targets = np.argmax(outputs, axis=1)
+            requested = None
         else:
-            targets = check_targets(target, len(batch), self.model.n_classes)
-        values, meta = self._attribute(batch, targets, outputs)
+            requested = check_targets(target, len(batch), self.model.n_classes)
+        start = time.perf_counter()
+        outputs, targets, values, meta = self._explain_batch(batch, requested)
         meta = {"time_s": time.perf_counter() - start, **meta}
         prediction = _softmax(outputs) if self.output == "logit" else outputs
         dataset = self.model.dataset
@@ -137,6 +137,20 @@ class Explainer:
             params=dict(self.params),
             meta=meta,
         )
+
+    def _explain_batch(
+        self, batch: np.ndarray, requested: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Outputs, targets, attributions and meta for a validated batch.
+
+        ``requested`` holds the caller's target classes, or None for the predicted
+        ones. This default evaluates the model once and calls :meth:`_attribute`;
+        gradient methods override it to get the outputs from their own forward pass.
+        """
+        outputs = self.model._outputs_unchecked(batch, self.output)
+        targets = np.argmax(outputs, axis=1) if requested is None else requested
+        values, meta = self._attribute(batch, targets, outputs)
+        return outputs, targets, values, meta
 
     def _attribute(
         self, batch: np.ndarray, targets: np.ndarray, outputs: np.ndarray

@@ -174,7 +174,6 @@ class Explanation:
             base_values=base if self.is_batch else float(base),
             data=np.asarray(self.data, dtype=float),
             feature_names=list(self.feature_names),
-            output_names=self.target_name,
         )
 
     def __repr__(self) -> str:

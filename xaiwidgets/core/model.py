@@ -43,14 +43,16 @@ class _EvalModeGuard:
         self._module = module
         self._lock = threading.Lock()
         self._depth = 0
-        self._saved: list[tuple[torch.nn.Module, bool]] = []
+        self._saved: list[torch.nn.Module] = []
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
         with self._lock:
             if self._depth == 0:
-                self._saved = [(m, m.training) for m in self._module.modules()]
-                self._module.eval()
+                # Only modules in training mode need switching (usually none).
+                self._saved = [m for m in self._module.modules() if m.training]
+                for submodule in self._saved:
+                    submodule.training = False
             self._depth += 1
         try:
             yield
@@ -58,8 +60,8 @@ class _EvalModeGuard:
             with self._lock:
                 self._depth -= 1
                 if self._depth == 0:
-                    for submodule, training in self._saved:
-                        submodule.training = training
+                    for submodule in self._saved:
+                        submodule.training = True
                     self._saved = []
 
 
@@ -251,9 +253,11 @@ class Model:
             with self.inference(), torch.no_grad():
                 for rows in self._row_chunks(len(batch)):
                     tensor = torch.as_tensor(batch[rows], dtype=self.torch_dtype)
-                    chunks.append(self.torch_outputs(tensor, output).double().numpy())
-            return np.concatenate(chunks)
-        scores = self._call_predictor(batch)
+                    chunks.append(self.torch_outputs(tensor, self.default_output).double().numpy())
+            scores = np.concatenate(chunks)
+        else:
+            scores = self._call_predictor(batch)
+        # Probabilities from logits by a float64 softmax, the same everywhere.
         if output == "probability" and self.has_logits:
             return _softmax(scores)
         return scores
@@ -471,6 +475,11 @@ def wrap(
             else np.zeros((1, *input_shape))
         )
         n_classes = _infer_n_classes(model, source, probe)
+    if dataset is not None and dataset.n_classes != n_classes:
+        raise ValueError(
+            f"The model has {n_classes} classes but the data set "
+            f"{dataset.name!r} has {dataset.n_classes}."
+        )
     wrapped = Model(
         model,
         source=source,
@@ -480,11 +489,6 @@ def wrap(
         dataset=dataset,
         class_names=class_names,
     )
-    if dataset is not None and dataset.n_classes != wrapped.n_classes:
-        raise ValueError(
-            f"The model has {wrapped.n_classes} classes but the data set "
-            f"{dataset.name!r} has {dataset.n_classes}."
-        )
     if source != "torch":
         _check_probabilities(wrapped, probe_rows(dataset, input_shape))
     return wrapped

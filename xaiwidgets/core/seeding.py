@@ -15,7 +15,7 @@ def numpy_rng(seed: int | None, name: str = "seed") -> np.random.Generator:
 
     Examples
     --------
-    >>> numpy_rng(0).integers(100) == numpy_rng(0).integers(100)
+    >>> int(numpy_rng(0).integers(100)) == int(numpy_rng(0).integers(100))
     True
     """
     if seed is not None:

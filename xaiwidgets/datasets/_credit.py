@@ -79,8 +79,8 @@ def in_bias_subspace(X: np.ndarray) -> np.ndarray:
     --------
     >>> import xaiwidgets as xw
     >>> ds = xw.datasets.load_credit()
-    >>> 0.05 < in_bias_subspace(ds.X_train).mean() < 0.4
-    True
+    >>> round(float(in_bias_subspace(ds.X_train).mean()), 2)
+    0.17
     """
     X = np.asarray(X, dtype=float)
     return (X[:, _INDEX["age"]] < 30) & (X[:, _INDEX["years_employed"]] < 3)

@@ -8,6 +8,7 @@ small models of a course the per-call overhead, not the arithmetic, dominates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,9 +33,56 @@ _MAX_ELEMENTS_PER_PASS = 2**23
 
 
 class _GradientMethod(Explainer):
-    """Shared machinery: gradients of the target output with respect to the input."""
+    """Shared machinery: gradients of the target output with respect to the input.
+
+    A method names the rows it needs gradients at besides the inputs themselves
+    (:meth:`_extra_rows`: noisy copies, path points) and how to combine the
+    gradients (:meth:`_combine`). :meth:`_explain_batch` evaluates inputs and extra
+    rows in one forward pass, reads the targets off the inputs' outputs, and runs
+    one backward pass; above a memory cap it falls back to chunks.
+    """
 
     requires_gradients = True
+
+    def _extra_rows(self, batch: np.ndarray, x: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+        """Rows to differentiate at besides ``x``, and the input each belongs to."""
+        return x[:0], np.zeros(0, dtype=np.int64)
+
+    def _combine(
+        self,
+        batch: np.ndarray,
+        targets: np.ndarray,
+        gradients: torch.Tensor,
+        selected: torch.Tensor,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Attributions and meta from the gradients and target outputs of every row.
+
+        The first ``len(batch)`` rows are the inputs, the rest the extra rows.
+        """
+        raise NotImplementedError
+
+    def _explain_batch(self, batch, requested):
+        n = len(batch)
+        x = self._tensor(batch)
+        rows, owners = self._extra_rows(batch, x)
+        inputs = torch.cat([x, rows])
+        if inputs.numel() <= _MAX_ELEMENTS_PER_PASS:
+            with self.model.inference(), torch.enable_grad(), self._backward_rules():
+                inputs.requires_grad_(True)
+                scores = self.model.torch_outputs(inputs, self.output)
+                outputs = scores[:n].detach().double().numpy()
+                targets = np.argmax(outputs, axis=1) if requested is None else requested
+                row_targets = torch.as_tensor(np.concatenate([targets, targets[owners]]))
+                selected = scores.gather(1, row_targets[:, None])
+                (gradients,) = torch.autograd.grad(selected.sum(), inputs)
+            selected = selected.detach()[:, 0]
+        else:
+            outputs = self.model._outputs_unchecked(batch, self.output)
+            targets = np.argmax(outputs, axis=1) if requested is None else requested
+            row_targets = torch.as_tensor(np.concatenate([targets, targets[owners]]))
+            gradients, selected = self._target_gradients(inputs, row_targets)
+        values, meta = self._combine(batch, targets, gradients, selected)
+        return outputs, targets, values, meta
 
     def _target_gradients(
         self, inputs: torch.Tensor, targets: torch.Tensor
@@ -63,15 +111,11 @@ class _GradientMethod(Explainer):
         yield
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(array, dtype=self.model.torch_dtype)
+        return torch.tensor(array, dtype=self.model.torch_dtype)
 
     @staticmethod
     def _numpy(tensor: torch.Tensor) -> np.ndarray:
         return tensor.detach().double().numpy()
-
-    def _gradient_at(self, batch: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        gradients, _ = self._target_gradients(self._tensor(batch), torch.as_tensor(targets))
-        return self._numpy(gradients)
 
 
 @register
@@ -108,9 +152,9 @@ class Gradient(_GradientMethod):
         super().__init__(model, output=output)
         self.params["absolute"] = bool(absolute)
 
-    def _attribute(self, batch, targets, outputs):
-        gradients = self._gradient_at(batch, targets)
-        return (np.abs(gradients) if self.params["absolute"] else gradients), {}
+    def _combine(self, batch, targets, gradients, selected):
+        at_inputs = self._numpy(gradients[: len(batch)])
+        return (np.abs(at_inputs) if self.params["absolute"] else at_inputs), {}
 
 
 @register
@@ -139,8 +183,8 @@ class GradientXInput(_GradientMethod):
     name = "gradient_x_input"
     label = "Gradient × Input"
 
-    def _attribute(self, batch, targets, outputs):
-        return self._gradient_at(batch, targets) * batch, {}
+    def _combine(self, batch, targets, gradients, selected):
+        return self._numpy(gradients[: len(batch)]) * batch, {}
 
 
 def _feature_range(explainer: Explainer, batch: np.ndarray) -> np.ndarray:
@@ -220,21 +264,28 @@ class SmoothGrad(_GradientMethod):
             seed=None if seed is None else check_int(seed, "seed", low=0),
         )
 
-    def _attribute(self, batch, targets, outputs):
+    def _extra_rows(self, batch, x):
         n_samples = self.params["n_samples"]
-        std = self.params["sigma"] * _feature_range(self, batch)
-        inputs = self._tensor(batch).repeat_interleave(n_samples, dim=0)
-        std_tensor = self._tensor(std).repeat_interleave(n_samples, dim=0)
-        noise = torch.normal(0.0, std_tensor, generator=torch_generator(self.params["seed"]))
-        gradients, _ = self._target_gradients(
-            inputs + noise, torch.as_tensor(targets).repeat_interleave(n_samples)
+        std = self._tensor(self.params["sigma"] * _feature_range(self, batch))
+        noise = torch.normal(
+            0.0,
+            std.repeat_interleave(n_samples, dim=0),
+            generator=torch_generator(self.params["seed"]),
         )
+        owners = np.repeat(np.arange(len(batch)), n_samples)
+        return x.repeat_interleave(n_samples, dim=0) + noise, owners
+
+    def _combine(self, batch, targets, gradients, selected):
+        n_samples = self.params["n_samples"]
+        at_noisy = gradients[len(batch) :]
         if self.params["magnitude"]:
-            gradients = gradients**2
-        values = gradients.reshape(len(batch), n_samples, *batch.shape[1:]).mean(dim=1)
-        return self._numpy(values), {"n_samples": n_samples, "noise_std": std[0].copy()}
+            at_noisy = at_noisy**2
+        values = at_noisy.reshape(len(batch), n_samples, *batch.shape[1:]).mean(dim=1)
+        noise_std = self.params["sigma"] * _feature_range(self, batch[:1])[0]
+        return self._numpy(values), {"n_samples": n_samples, "noise_std": noise_std}
 
 
+@functools.lru_cache(maxsize=64)
 def _quadrature(rule: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes in [0, 1] and weights summing to 1 for the path integral of IG.
 
@@ -339,16 +390,48 @@ class IntegratedGradients(_GradientMethod):
         check_finite(array, "baseline")
         return array
 
-    def _attribute(self, batch, targets, outputs):
-        steps, rule = self.params["steps"], self.params["method"]
-        baseline = np.broadcast_to(self.baseline, batch.shape)
-        f_x = outputs[np.arange(len(batch)), targets]
-        if steps != "auto":
-            values, f_baseline = self._integrate(batch, baseline, targets, steps, rule)
-            used = np.full(len(batch), steps)
-        else:
-            values, f_baseline, used = self._integrate_adaptively(batch, baseline, targets, f_x)
-        gap = values.reshape(len(batch), -1).sum(axis=1) - (f_x - f_baseline)
+    @property
+    def _first_steps(self) -> int:
+        """Steps of the first pass: ``steps``, or 32 for ``steps="auto"``."""
+        steps = self.params["steps"]
+        return min(32, self.params["max_steps"]) if steps == "auto" else steps
+
+    def _extra_rows(self, batch, x):
+        return self._path_rows(batch, x, self._first_steps)
+
+    def _path_rows(
+        self, batch: np.ndarray, x: torch.Tensor, steps: int
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """All path points of all inputs, then the baselines (whose outputs give f(x'))."""
+        n, shape = len(batch), batch.shape[1:]
+        alphas, _ = _quadrature(self.params["method"], steps)
+        x0 = self._tensor(np.broadcast_to(self.baseline, batch.shape))
+        alpha = self._tensor(alphas).reshape((1, steps) + (1,) * len(shape))
+        path = (x0[:, None] + alpha * (x - x0)[:, None]).reshape((n * steps, *shape))
+        owners = np.concatenate([np.repeat(np.arange(n), steps), np.arange(n)])
+        return torch.cat([path, x0]), owners
+
+    def _integral(
+        self, batch: np.ndarray, steps: int, at_rows: torch.Tensor, row_outputs: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """IG from the gradients at the path rows; also f(x') from the baseline rows."""
+        n, shape = len(batch), batch.shape[1:]
+        _, weights = _quadrature(self.params["method"], steps)
+        weighted = (
+            at_rows[: n * steps].reshape((n, steps, *shape))
+            * self._tensor(weights).reshape((1, steps) + (1,) * len(shape))
+        ).sum(dim=1)
+        values = self._numpy(weighted) * (batch - self.baseline)
+        return values, self._numpy(row_outputs[n * steps :])
+
+    def _combine(self, batch, targets, gradients, selected):
+        n, steps = len(batch), self._first_steps
+        values, f_baseline = self._integral(batch, steps, gradients[n:], selected[n:])
+        f_x = self._numpy(selected[:n])
+        used = np.full(n, steps)
+        if self.params["steps"] == "auto":
+            self._refine(batch, targets, f_x, values, f_baseline, used)
+        gap = values.reshape(n, -1).sum(axis=1) - (f_x - f_baseline)
         meta = {
             "convergence_delta": gap,
             "relative_gap": np.abs(gap) / np.maximum(np.abs(f_x - f_baseline), 1e-12),
@@ -359,55 +442,30 @@ class IntegratedGradients(_GradientMethod):
         }
         return values, meta
 
-    def _integrate(
-        self,
-        batch: np.ndarray,
-        baseline: np.ndarray,
-        targets: np.ndarray,
-        steps: int,
-        rule: str,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One batched pass over all path points of all inputs, plus the baseline rows.
+    def _refine(self, batch, targets, f_x, values, f_baseline, used) -> None:
+        """Double the steps of inputs whose gap is above tolerance (``steps="auto"``).
 
-        Returns the attributions and the target output at each baseline.
+        Stops when every relative gap is below tolerance or at ``max_steps``; updates
+        ``values``, ``f_baseline`` and ``used`` in place.
         """
-        alphas, weights = _quadrature(rule, steps)
-        n, shape = len(batch), batch.shape[1:]
-        x, x0 = self._tensor(batch), self._tensor(baseline)
-        alpha = self._tensor(alphas).reshape((1, steps) + (1,) * len(shape))
-        path = (x0[:, None] + alpha * (x - x0)[:, None]).reshape((n * steps, *shape))
-        # The baselines ride along in the same pass: their outputs give f(x').
-        inputs = torch.cat([path, x0])
-        row_targets = torch.as_tensor(np.concatenate([np.repeat(targets, steps), targets]))
-        gradients, selected = self._target_gradients(inputs, row_targets)
-        weighted = (
-            gradients[: n * steps].reshape((n, steps, *shape))
-            * self._tensor(weights).reshape((1, steps) + (1,) * len(shape))
-        ).sum(dim=1)
-        values = self._numpy(weighted) * (batch - baseline)
-        return values, self._numpy(selected[n * steps :])
-
-    def _integrate_adaptively(self, batch, baseline, targets, f_x):
-        """Double the steps of the rows whose relative gap is above tolerance."""
         tolerance, max_steps = self.params["tolerance"], self.params["max_steps"]
-        values = np.zeros_like(batch)
-        f_baseline = np.zeros(len(batch))
-        used = np.zeros(len(batch), dtype=int)
-        pending = np.arange(len(batch))
-        steps = min(32, max_steps)
-        while len(pending):
-            part, part_f0 = self._integrate(
-                batch[pending], baseline[pending], targets[pending], steps, self.params["method"]
+        steps = used[0]
+        while True:
+            change = f_x - f_baseline
+            gap = values.reshape(len(batch), -1).sum(axis=1) - change
+            pending = np.flatnonzero(
+                np.abs(gap) > tolerance * np.abs(change) + 1e-6 * (1 + np.abs(f_x))
             )
-            values[pending], f_baseline[pending], used[pending] = part, part_f0, steps
-            change = f_x[pending] - part_f0
-            gap = part.reshape(len(pending), -1).sum(axis=1) - change
-            done = np.abs(gap) <= tolerance * np.abs(change) + 1e-6 * (1 + np.abs(f_x[pending]))
-            if steps >= max_steps:
-                break
-            pending = pending[~done]
+            if not len(pending) or steps >= max_steps:
+                return
             steps = min(2 * steps, max_steps)
-        return values, f_baseline, used
+            part = batch[pending]
+            rows, owners = self._path_rows(part, self._tensor(part), steps)
+            gradients, selected = self._target_gradients(
+                rows, torch.as_tensor(targets[pending][owners])
+            )
+            values[pending], f_baseline[pending] = self._integral(part, steps, gradients, selected)
+            used[pending] = steps
 
 
 @register
@@ -460,8 +518,8 @@ class GuidedBackprop(_GradientMethod):
             for handle in handles:
                 handle.remove()
 
-    def _attribute(self, batch, targets, outputs):
-        return self._gradient_at(batch, targets), {}
+    def _combine(self, batch, targets, gradients, selected):
+        return self._numpy(gradients[: len(batch)]), {}
 
 
 def _positive_gradient(module, grad_input, grad_output):

@@ -71,8 +71,8 @@ def plot_bars(explanation: Explanation, ax: Axes | None = None, max_features: in
     >>> ds = xw.datasets.load_credit()
     >>> e = xw.explainers.Gradient(xw.wrap(xw.zoo.train_mlp(ds), ds)).explain(ds.X_test[0])
     >>> ax = xw.plotting.plot_bars(e, max_features=5)
-    >>> len(ax.patches)
-    6
+    >>> len(ax.patches)  # four features and "9 other features"
+    5
     """
     explanation = _single(explanation)
     max_features = check_int(max_features, "max_features", low=1)
