@@ -6,6 +6,7 @@ model with :func:`available`.
 """
 
 from ..core.explainer import Explainer, available, get, register
+from .fimap import Fimap
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
 from .linear_region import BoxQuery, Curve, LinearRegion, Region, RegionMap
 
@@ -13,6 +14,7 @@ __all__ = [
     "BoxQuery",
     "Curve",
     "Explainer",
+    "Fimap",
     "Gradient",
     "GradientXInput",
     "GuidedBackprop",
