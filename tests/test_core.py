@@ -405,7 +405,7 @@ def test_bar_plot_groups_the_tail(credit, credit_model):
 def test_image_plot_names_its_normalization(digits, digits_cnn, mode):
     e = xw.explainers.Gradient(digits_cnn).explain(digits.X_test[0])
     ax = xw.plot(e, mode=mode)
-    assert ax.get_xlabel().startswith(mode)
+    assert ax.get_xlabel().startswith(mode) and "clipped" in ax.get_xlabel()
     assert len(ax.images) == 2  # input and heatmap overlay
 
 

@@ -10,7 +10,7 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import datasets, explainers, plotting, zoo
+from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 
@@ -20,10 +20,13 @@ __all__ = [
     "Feature",
     "Model",
     "__version__",
+    "analysis",
     "datasets",
     "explainers",
+    "flip",
     "plot",
     "plotting",
+    "sanity",
     "wrap",
     "zoo",
 ]

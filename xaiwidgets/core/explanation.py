@@ -174,6 +174,8 @@ class Explanation:
             base_values=base if self.is_batch else float(base),
             data=np.asarray(self.data, dtype=float),
             feature_names=list(self.feature_names),
+            # shap 0.51 takes a list of names; a bare string breaks its shape logic.
+            output_names=self.target_name if self.is_batch else [self.target_name],
         )
 
     def __repr__(self) -> str:

@@ -35,7 +35,6 @@ import numpy as np
 import torch
 
 from ..core.dataset import Dataset
-from ..core.threads import single_threaded
 from ..core.validation import as_numpy, check_finite, check_int, check_real
 from ..zoo._training import cached_model, dataset_fingerprint, fit, fold_standardization
 from ._credit import load_credit
@@ -301,8 +300,7 @@ def make_scaffold(
         "seed": seed,
         "data": dataset_fingerprint(dataset),
     }
-    with single_threaded():
-        detector = _logit_difference(cached_model(build, train, key, cache))
+    detector = _logit_difference(cached_model(build, train, key, cache))
     with torch.no_grad():
         held_out_r = detector(torch.as_tensor(held_out, dtype=torch.float32))[:, 0].numpy()
     gate_low = float(np.quantile(held_out_r, 1.0 - coverage)) - 1.0

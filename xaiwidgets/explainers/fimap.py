@@ -39,7 +39,7 @@ import torch
 
 from ..core.dataset import Dataset
 from ..core.explainer import Explainer, register
-from ..core.threads import single_threaded
+from ..core.threads import torch_threads
 from ..core.validation import check_int, check_real
 from ..zoo._training import cached_model, dataset_fingerprint, fit
 
@@ -363,7 +363,7 @@ class Fimap(Explainer):
             )
             self._train_perturbation(networks, inputs, labels)
 
-        with single_threaded():
+        with torch_threads(1):
             networks = cached_model(build, train, key, self._cache)
         self.surrogate_ = networks["surrogate"].eval()
         self.perturbation_ = networks["perturbation"].eval()

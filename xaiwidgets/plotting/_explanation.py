@@ -100,7 +100,8 @@ def _to_display_image(data: np.ndarray) -> tuple[np.ndarray, str | None]:
     """(C, H, W) input -> (H, W) grey or (H, W, 3) colour image and its colour map."""
     if data.ndim == 3 and data.shape[0] == 3:
         return np.clip(np.moveaxis(data, 0, -1), 0, 1), None
-    return data.reshape(data.shape[-2:]) if data.ndim == 3 else data, "gray"
+    # Dark strokes on white paper: grey levels reversed, so 0 (background) is white.
+    return data.reshape(data.shape[-2:]) if data.ndim == 3 else data, "gray_r"
 
 
 def plot_image(
@@ -109,7 +110,7 @@ def plot_image(
     style: Literal["overlay", "heatmap", "input"] = "overlay",
     mode: Literal["absolute", "diverging"] = "absolute",
     clip_percentile: float = 99.0,
-    alpha: float = 0.65,
+    alpha: float = 0.85,
 ) -> Axes:
     """An image attribution as a heatmap, alone or over the input.
 
@@ -129,8 +130,8 @@ def plot_image(
         Magnitude (white to red) or signed (blue-white-red).
     clip_percentile : float, default=99.0
         See :func:`~xaiwidgets.plotting.normalize_for_display`.
-    alpha : float, default=0.65
-        Opacity of the map in the overlay.
+    alpha : float, default=0.85
+        Opacity of the strongest attribution in the overlay; weaker ones fade out.
 
     Returns
     -------
@@ -142,8 +143,9 @@ def plot_image(
     >>> ds = xw.datasets.load_digits()
     >>> e = xw.explainers.Gradient(xw.wrap(xw.zoo.train_cnn(ds), ds)).explain(ds.X_test[0])
     >>> ax = xw.plotting.plot_image(e, mode="diverging")
-    >>> ax.get_xlabel()
-    'diverging: v / p99(|v|), clipped to [-1, 1]'
+    >>> print(ax.get_xlabel())
+    diverging: v / p99(|v|)
+    clipped to [-1, 1]
     """
     explanation = _single(explanation)
     style = check_option(style, "style", ["overlay", "heatmap", "input"])
@@ -155,20 +157,30 @@ def plot_image(
     normalized, rule = normalize_for_display(summed, mode, clip_percentile)
     heat_cmap, low = ("Reds", 0.0) if mode == "absolute" else ("RdBu_r", -1.0)
     if style != "heatmap":
-        ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        # Under an overlay the input is drawn faint (strokes at most mid-grey) so the
+        # colours of the map stay readable.
+        faint = 2.2 if style == "overlay" and cmap is not None else 1.0
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=faint, interpolation="nearest")
     if style != "input":
+        # Over the input, each pixel's opacity follows its normalized magnitude, so
+        # the input shows through where the attribution is small.
         ax.imshow(
             normalized,
             cmap=heat_cmap,
             vmin=low,
             vmax=1.0,
             interpolation="nearest",
-            alpha=alpha if style == "overlay" else 1.0,
+            alpha=alpha * np.abs(normalized) if style == "overlay" else 1.0,
         )
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel(rule if style != "input" else "input", fontsize=8)
-    ax.set_title(_title(explanation), fontsize=9)
+    label = rule.replace(", clipped", "\nclipped") if style != "input" else ""
+    ax.set_xlabel(label, fontsize=8)
+    if style == "input":
+        predicted = explanation.class_names[int(np.argmax(explanation.prediction))]
+        ax.set_title(f"input (predicted {predicted!r})", fontsize=9)
+    else:
+        ax.set_title(_title(explanation), fontsize=9)
     return ax
 
 
