@@ -47,6 +47,22 @@ def test_counterfactuals_flip_the_real_model(moons, forest, moons_fimap):
     np.testing.assert_allclose(other.values, -e.values[:5], rtol=1e-5)
 
 
+def test_fimap_agrees_with_lime_on_moons_with_a_random_forest(moons, forest, moons_fimap):
+    """The paper's headline (Chapman-Rounds et al. 2021): LIME and -FIMAP point the same
+    way; mean cosine 0.936 over 500 points. LIME samples from the training distribution
+    and weighs by distance to the input, as the lime package does by default (around
+    the input instead, the mean is 0.82: the forest's boundary is jagged at the scale
+    of that kernel). Both are per standard deviation of each feature."""
+    X = moons.X_test
+    assert len(X) == 500
+    lime = xw.explainers.Lime(forest, sampling="training").explain(X)
+    fimap = moons_fimap.explain(X)
+    a, b = lime.values, fimap.meta["standardized"]
+    cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.mean() >= 0.9
+    assert np.median(cosine) > 0.95
+
+
 def test_categorical_heads_change_category_where_that_alone_flips(credit, credit_model):
     """Only employment may change: FIMAP must flip exactly where enumeration can."""
     locked = [f.name for f in credit.features if f.name != "employment"]

@@ -63,6 +63,36 @@ def test_exact_methods_see_the_protected_attribute(scaffold, scaffold_model, app
         assert np.abs(np.delete(weights, 12)).max() < 1e-9
 
 
+def test_lime_and_shap_rank_the_unrelated_column_first(scaffold, scaffold_model, applicants):
+    names = np.array(scaffold.dataset.feature_names)
+    X = applicants[:20]
+    lime = xw.explainers.Lime(scaffold_model).explain(X)
+    top = names[np.abs(lime.values).argmax(axis=1)]
+    assert np.all(top == "dependents")
+    # SHAP with the background the attacker expects (Slack et al.'s threat model) ...
+    X = X[:12]
+    shap = xw.explainers.Shap(scaffold_model, background=scaffold.background).explain(X)
+    top = names[np.abs(shap.values).argmax(axis=1)]
+    assert np.mean(top == "dependents") >= 0.5
+    assert np.mean(top == "group") <= 1 / 3
+    assert np.abs(shap.values[:, 7]).mean() > 2 * np.abs(shap.values[:, 12]).mean()
+    # ... and with background rows the attacker did not predict: the bias shows.
+    fresh = scaffold.dataset.X_train[-50:]
+    honest = xw.explainers.Shap(scaffold_model, background=fresh).explain(X)
+    assert np.mean(names[np.abs(honest.values).argmax(axis=1)] == "group") >= 0.75
+
+
+def test_flip_points_see_the_protected_attribute(scaffold, scaffold_model, applicants):
+    """Changing the protected attribute alone flips every applicant's decision; the
+    column LIME and SHAP blame almost never can."""
+    X = applicants[:20]
+    group = [xw.flip.closest(scaffold_model, x, free=["group"]) for x in X]
+    assert all(fp.feasible for fp in group)
+    assert all(list(fp.changed["feature"]) == ["group"] for fp in group)
+    dependents = [xw.flip.closest(scaffold_model, x, free=["dependents"]) for x in X]
+    assert np.mean([fp.feasible for fp in dependents]) <= 0.1
+
+
 def test_without_the_background_shap_style_points_mostly_look_real(scaffold):
     blind = xw.datasets.make_scaffold(background=None, progress=False)
     assert blind.background is None
