@@ -217,12 +217,15 @@ def test_unsupported_layers_raise_clear_errors(net, message):
     assert "linear_region" not in xw.explainers.available(model)
 
 
-def test_maxpool_cnn_is_refused():
+def test_maxpool_cnn_is_refused(digits_cnn):
     net = torch.nn.Sequential(
         torch.nn.Conv2d(1, 2, 3), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(8, 2)
     )
+    model = xw.wrap(net, input_shape=(1, 6, 6))
     with pytest.raises(TypeError, match="MaxPool2d"):
-        LinearRegion(xw.wrap(net, input_shape=(1, 6, 6)))
+        LinearRegion(model)
+    assert not LinearRegion.applies_to(model)
+    assert LinearRegion.applies_to(digits_cnn)
 
 
 def test_models_that_are_not_relu_networks_are_refused(credit):

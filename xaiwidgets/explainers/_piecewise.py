@@ -141,6 +141,28 @@ class PiecewiseLinearNet:
         net._check_against(model)
         return net
 
+    @staticmethod
+    def readable(model: Model) -> bool:
+        """Whether :meth:`from_model` can read ``model``, judged from its layer types only.
+
+        Cheap (no dense matrices are built), for listing the methods that apply.
+        """
+        if model.source != "torch" or not model.has_logits:
+            return False
+        try:
+            layers = _flatten_sequential(model.torch_module)
+        except TypeError:
+            return False
+        supported = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Linear, *_PROBED, *_RESHAPING)
+        return all(
+            isinstance(layer, supported)
+            and not (
+                isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
+                and layer.running_mean is None
+            )
+            for _, layer in layers
+        )
+
     def _check_against(self, model: Model) -> None:
         """Compare with the module's own forward pass: a custom ``forward`` is caught here."""
         rng = np.random.default_rng(0)

@@ -668,13 +668,7 @@ class LinearRegion(Explainer):
         >>> LinearRegion.applies_to(xw.wrap(tanh, input_shape=(2,)))
         False
         """
-        if not super().applies_to(model) or not model.has_logits:
-            return False
-        try:
-            PiecewiseLinearNet.from_model(model)
-        except (TypeError, ValueError):
-            return False
-        return True
+        return super().applies_to(model) and PiecewiseLinearNet.readable(model)
 
     # ------------------------------------------------------------------ set-up helpers
     @property
