@@ -291,8 +291,10 @@ def test_curve_sources_name_the_switching_unit():
 
 def test_curve_along_a_direction_needs_a_range():
     explainer = LinearRegion(wrap(random_mlp(), 4))
-    with pytest.raises(ValueError, match="low= and high="):
+    with pytest.raises(ValueError, match=r"direction .* needs low= and high="):
         explainer.curve(np.zeros(4), np.ones(4))
+    with pytest.raises(ValueError, match="without data bounds needs low= and high="):
+        explainer.curve(np.zeros(4), 0)
     curve = explainer.curve(np.zeros(4), np.ones(4), low=-1, high=2)
     assert curve.feature is None and curve.positions[0] == -1 and curve.positions[-1] == 2
 

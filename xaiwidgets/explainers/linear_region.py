@@ -814,7 +814,7 @@ class LinearRegion(Explainer):
             positions are ``t`` in ``x + t * direction``).
         low, high : float, optional
             The range. Default for a column: its data bounds (widened to contain the
-            input's value); required for a direction.
+            input's value); required for a direction, or when there are no bounds.
 
         Returns
         -------
@@ -827,13 +827,14 @@ class LinearRegion(Explainer):
             start[column] = 0.0
             current = float(x[column])
             box = self._box_for(x)
-            default = (current - 1.0, current + 1.0) if box is None else tuple(box[column])
+            default = (None, None) if box is None else tuple(box[column])
         else:
             start, current, default = x, 0.0, (None, None)
         low = default[0] if low is None else check_real(low, "low")
         high = default[1] if high is None else check_real(high, "high")
         if low is None or high is None:
-            raise ValueError("A curve along a direction needs low= and high= (the range of t).")
+            what = "direction (the range of t)" if column is None else "column without data bounds"
+            raise ValueError(f"A curve along a {what} needs low= and high=.")
         if not low < high:
             raise ValueError(f"low must be smaller than high; got low={low}, high={high}.")
         positions, logits, sources = _exact_line(self.net, start, vector, low, high)
