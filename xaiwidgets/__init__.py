@@ -13,9 +13,12 @@ __version__ = "0.1.0.dev0"
 from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
+from .widgets import CompareWidget, ExplainerWidget
 
 __all__ = [
+    "CompareWidget",
     "Dataset",
+    "ExplainerWidget",
     "Explanation",
     "Feature",
     "Model",

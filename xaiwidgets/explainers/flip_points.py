@@ -2453,5 +2453,8 @@ class FlipPointExplainer(Explainer):
             "flip_class": np.array(flip_class),
             "feasible": np.array(feasible),
             "flip_point": points,
+            "units": "x - flip point, in feature scales"
+            if self.params["units"] == "scaled"
+            else "x - flip point",
         }
         return values, meta
