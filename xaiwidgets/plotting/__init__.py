@@ -17,6 +17,7 @@ from ._flip import (
 )
 from ._live import AttributionBars, LiveFigure, ProbabilityBars
 from ._normalize import normalize_for_display
+from ._regions import plot_curve, plot_region_map
 from ._sanity import plot_map_strip, plot_similarity_bars, plot_similarity_curve
 
 __all__ = [
@@ -29,12 +30,14 @@ __all__ = [
     "plot_bars",
     "plot_bias_test",
     "plot_change_frequency",
+    "plot_curve",
     "plot_directions",
     "plot_flip_changes",
     "plot_flip_path",
     "plot_image",
     "plot_map_strip",
     "plot_ranking",
+    "plot_region_map",
     "plot_similarity_bars",
     "plot_similarity_curve",
 ]
