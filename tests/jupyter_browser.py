@@ -345,6 +345,13 @@ def open_notebook(page: Any, server: JupyterServer, notebook: str, timeout_s: fl
     )
 
 
+def open_and_run(page: Any, server: JupyterServer, notebook: str) -> None:
+    """Open a notebook with the side bar folded away (its width to the notebook), run it."""
+    open_notebook(page, server, notebook)
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    run_all_cells(page)
+
+
 def run_all_cells(page: Any, timeout_s: float = 240) -> None:
     """Run every cell (Run > Run All Cells) and wait until all ran; raise on an error."""
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -459,12 +466,14 @@ def slider(widget: Any, feature: str) -> Any:
 
 
 # ---------------------------------------------------------------------- latency
-_WATCH = """(root) => {
-    // Time from a key press to the next new image under root decoded and painted.
+_WATCH = """([root, name]) => {
+    // Time from a key press inside root to the next new image under root, decoded
+    // and painted: a changed src, or a new <img> (an output area redrawn).
     const state = {key: null, records: []};
-    window.__xwLatency = state;
+    window.__xwLatency = window.__xwLatency || {};
+    window.__xwLatency[name] = state;
     document.addEventListener('keydown', (event) => {
-        if (state.key === null) state.key = event.timeStamp;
+        if (root.contains(event.target)) state.key = event.timeStamp;
     }, true);
     const shown = async (img) => {
         const start = state.key;
@@ -493,25 +502,34 @@ _WATCH = """(root) => {
 }"""
 
 
-def key_to_image_ms(
-    page: Any, root: Any, handle: Any, key: str, presses: int, timeout_s: float = 30
-) -> list[float]:
-    """Milliseconds from each key press on ``handle`` to the new image under ``root``.
+class KeyToImage:
+    """Milliseconds from a key press on a control to the new image under a root element.
 
-    A key press is timed from its ``keydown`` event in the page to the moment the next
-    image under ``root`` (a changed ``src`` or a new ``<img>``) is decoded and painted.
-    Each press waits for its image before the next one.
+    A press is timed in the page, from its ``keydown`` event to the moment the next
+    image under ``root`` (a changed ``src``, or a new ``<img>``) is decoded and
+    painted. :meth:`press` waits for that image and returns the time.
+
+    Parameters
+    ----------
+    page : playwright Page
+    root : Locator
+        The widget whose image is watched (only key presses inside it count).
+    handle : Locator
+        The focusable control that gets the key presses (a slider's handle).
+    name : str
+        A name for this watcher (several can watch one page).
     """
-    root.evaluate(_WATCH)
-    times = []
-    for _ in range(presses):
-        count = page.evaluate("() => window.__xwLatency.records.length")
-        handle.press(key)
-        page.wait_for_function(
-            f"() => window.__xwLatency.records.length > {count}",
-            timeout=timeout_s * 1000,
-            polling="raf",
+
+    def __init__(self, page: Any, root: Any, handle: Any, name: str) -> None:
+        self.page, self.handle, self.name = page, handle, name
+        page.evaluate(_WATCH, [root.element_handle(), name])
+
+    def press(self, key: str, timeout_s: float = 30.0) -> float:
+        """Press ``key`` on the control; return the milliseconds until the new image."""
+        records = f"window.__xwLatency[{json.dumps(self.name)}].records"
+        count = self.page.evaluate(f"() => {records}.length")
+        self.handle.press(key)
+        self.page.wait_for_function(
+            f"() => {records}.length > {count}", timeout=timeout_s * 1000, polling="raf"
         )
-        times.append(page.evaluate("() => window.__xwLatency.records.at(-1)"))
-        page.wait_for_timeout(100)  # let the kernel's last messages settle
-    return times
+        return self.page.evaluate(f"() => {records}.at(-1)")

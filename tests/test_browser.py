@@ -58,10 +58,8 @@ def lab(browser, server):
     """The tour open in JupyterLab with every cell run."""
     # Tall enough that the widgets fit on screen whole (JupyterLab scrolls inside the
     # notebook panel, so an element screenshot cannot show what is scrolled away).
-    page = browser.page(width=1400, height=2600)
-    jb.open_notebook(page, server, TOUR.name)
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the width to the notebook
-    jb.run_all_cells(page)
+    page = browser.page(width=1600, height=2600)
+    jb.open_and_run(page, server, TOUR.name)
     yield page
     page.context.close()
 

@@ -474,10 +474,11 @@ class WidgetBase(ipywidgets.VBox):
     def __init__(self, *, debounce_s: float = 0.15, slow_s: float = 0.2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # CSS hooks for pages and browser tests: "xw-widget" and, say, "xw-explainer-widget";
-        # inside, "xw-inputs" (the input panel), "xw-figure", "xw-error".
+        # inside, "xw-inputs" (the input panel), "xw-figure", "xw-status", "xw-error".
         self.add_class("xw-widget")
         self.add_class(css_class(type(self).__name__))
         self.status = ipywidgets.HTML(layout=ipywidgets.Layout(min_height="1.6em"))
+        self.status.add_class("xw-status")
         self.error_box = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
         self.error_box.add_class("xw-error")
         self._status_text = ""
