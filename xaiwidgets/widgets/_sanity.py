@@ -279,7 +279,10 @@ class SanityCheckWidget(WidgetBase):
         self._results: OrderedDict[Any, SanityResult] = OrderedDict()
         self._data_results: OrderedDict[Any, SanityResult] = OrderedDict()
         self._data_wanted = False
-        self._curves: OrderedDict[Any, tuple[FigureView, _StageMarkers]] = OrderedDict()
+        self._forget = False
+        self._curves: OrderedDict[Any, tuple[FigureView, _StageMarkers, pd.DataFrame]] = (
+            OrderedDict()
+        )
         self._strip: MapStrip | None = None
         self._strip_layout: Any = None
         self._data_strip: MapStrip | None = None
@@ -581,9 +584,7 @@ class SanityCheckWidget(WidgetBase):
 
     def refresh(self) -> None:
         """Forget the remembered results and recompute (for example after retraining)."""
-        self._results.clear()
-        self._data_results.clear()
-        self._curves.clear()
+        self._forget = True  # done by the worker thread, which owns the caches
         self._request()
 
     @property
@@ -644,6 +645,11 @@ class SanityCheckWidget(WidgetBase):
         progress.bar_style = "success" if done >= total else ""
 
     def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
+        if self._forget:
+            self._forget = False
+            for cache in (self._results, self._data_results, self._curves):
+                cache.clear()
+            self._bars_drawn = None
         key = self._model_key(state)
         X = self.dataset.X_test[list(state["rows"])]
         out: dict[str, Any] = {"cached": key in self._results, "data": None, "data_error": None}
@@ -757,7 +763,8 @@ class SanityCheckWidget(WidgetBase):
     def _show_curves(
         self, result: SanityResult, methods: list[str], state: dict[str, Any]
     ) -> None:
-        key = (id(result), tuple(methods), state["spread"])
+        # Keyed by the settings, not by id(result): an id can be reused after eviction.
+        key = (self._model_key(state), tuple(methods), state["spread"])
         if key in self._curves:
             self._curves.move_to_end(key)
         else:
@@ -771,12 +778,12 @@ class SanityCheckWidget(WidgetBase):
                 ax.set_ylabel("")
             self._figure_legend(axes[-1], "upper")
             markers = view.add(_StageMarkers(axes))
-            _remember(self._curves, key, (view, markers), _CURVES_KEPT)
-        view, markers = self._curves[key]
+            summary = result.summary()
+            table = summary[summary["method"].isin(methods)].reset_index(drop=True)
+            _remember(self._curves, key, (view, markers, table), _CURVES_KEPT)
+        view, markers, self._curve_table = self._curves[key]
         markers.update(state["stage"])
         view.render()
-        summary = result.summary()
-        self._curve_table = summary[summary["method"].isin(methods)].reset_index(drop=True)
 
     def _describe(self, result: SanityResult, position: int, state: dict[str, Any]) -> None:
         stage, labels = state["stage"], result.stage_labels
@@ -811,7 +818,7 @@ class SanityCheckWidget(WidgetBase):
     ) -> None:
         self.data_box.layout.display = None
         labels = [self._label(m) for m in methods]
-        layout = (id(data), tuple(labels))
+        layout = (tuple(labels), data.X.shape[1:])
         if layout != self._data_layout:
             view = self.data_view
             view.clear()
@@ -830,7 +837,8 @@ class SanityCheckWidget(WidgetBase):
             for label, m in zip(labels, methods, strict=True)
         }
         self.data_view.render(self._data_strip.update(data.X[position], maps, mode=state["mode"]))
-        if self._bars_drawn != layout:
+        drawn = (self._data_key(state), tuple(labels))
+        if self._bars_drawn != drawn:
             self.bars_view.clear()
             ax = data.plot_bars(stage=1, methods=methods, ax=self.bars_view.figure.add_subplot())
             ax.set_xticks(
@@ -840,7 +848,7 @@ class SanityCheckWidget(WidgetBase):
             )
             self._figure_legend(ax, "lower")
             self.bars_view.render(full=True)
-            self._bars_drawn = layout
+            self._bars_drawn = drawn
             self.accuracy_box.value = _accuracy_table(data)
 
     def _set_train_button(self) -> None:
