@@ -8,6 +8,10 @@ in place, blitting, PNG encoding); the rest is the hand-over between threads.
 
 The reference is what a plain ``ipywidgets.interactive`` callback does: a new figure
 per change (``xw.plot``) saved as PNG, timed on the same explanations.
+
+The sanity-check widget is driven the same way (stage slider, colours, the order
+toggle between two remembered checks); its "explain" part is the cache look-up and
+its reference redraws ``plot_strip`` and ``plot_curves`` from the same result.
 """
 
 from __future__ import annotations
@@ -29,7 +33,16 @@ import xaiwidgets as xw
 
 warnings.filterwarnings("ignore", message=".*non-writable.*")
 
-GOALS_MS = {"gradient": 50, "ig": 50, "lime": 250, "shap": 250, "image ig": 80}
+GOALS_MS = {
+    "gradient": 50,
+    "ig": 50,
+    "lime": 250,
+    "shap": 250,
+    "image ig": 80,
+    "sanity stage": 100,
+    "sanity colours": 100,
+    "sanity order (remembered)": 100,
+}
 
 
 def _rebuild_png(explanation) -> float:
@@ -44,21 +57,37 @@ def _rebuild_png(explanation) -> float:
     return time.perf_counter() - start
 
 
+def _rebuild_sanity_png(widget) -> float:
+    """Seconds for the naive redraw of the sanity widget's figures from its result."""
+    result = widget.result
+    start = time.perf_counter()
+    strip = result.plot_strip(
+        widget.rows.index(widget.index), stages=range(widget.stage + 1), mode=widget.mode
+    )
+    curves = result.plot_curves(spread=widget.spread)[0].figure
+    for figure in (strip, curves):
+        figure.savefig(io.BytesIO(), format="png")
+        plt.close(figure)
+    return time.perf_counter() - start
+
+
 def _drive(widget, change, values) -> dict[str, list[float]]:
     """Apply ``change(value)`` for each value; time each until the PNG is ready."""
     times: dict[str, list[float]] = {"total": [], "explain": [], "draw": [], "rebuild": []}
-    full = widget.view.full_renders
+    sanity = isinstance(widget, xw.SanityCheckWidget)
+    view = widget.strip_view if sanity else widget.view
+    full = view.full_renders
     for value in values:
         start = time.perf_counter()
         change(value)
-        explanation = widget.wait()
+        shown = widget.wait()
         times["total"].append(time.perf_counter() - start)
-        if explanation is None:
+        if shown is None or widget.error:
             raise RuntimeError(f"The widget failed: {widget.error}")
         times["explain"].append(widget.timings["compute_s"])
         times["draw"].append(widget.timings["show_s"])
-        times["rebuild"].append(_rebuild_png(explanation))
-    times["full_redraws"] = [widget.view.full_renders - full]
+        times["rebuild"].append(_rebuild_sanity_png(widget) if sanity else _rebuild_png(shown))
+    times["full_redraws"] = [view.full_renders - full]
     return times
 
 
@@ -135,6 +164,27 @@ def run(quick: bool = False) -> list[Table]:
     _drive(widget, lambda v: setattr(noise, "value", v), [0.01, 0.02, 0.03])
     times = _drive(widget, lambda v: setattr(noise, "value", v), np.linspace(0.05, 0.4, n))
     _row(table, "image ig", "digits CNN", times)
+    widget.close()
+
+    # Five methods, eight inputs; both orders computed before timing.
+    widget = xw.SanityCheckWidget(cnn, digits)
+    widget.order = "independent"
+    widget.wait()
+    widget.order = "cascading"
+    widget.wait()
+    stages = [k % (widget.stage_slider.max + 1) for k in range(n)]
+    for case, control, values in (
+        ("sanity stage", widget.stage_slider, stages),
+        ("sanity colours", widget.mode_picker, ["diverging", "absolute"] * (n // 2)),
+        (
+            "sanity order (remembered)",
+            widget.order_picker,
+            ["independent", "cascading"] * (n // 2),
+        ),
+    ):
+        change = lambda v, c=control: setattr(c, "value", v)  # noqa: E731
+        times = _drive(widget, change, values)
+        _row(table, case, "digits CNN", times)
     widget.close()
     return [table]
 

@@ -384,7 +384,7 @@ def widget_outputs(page: Any, scope: str) -> dict[str, Any]:
     Returns ``expected`` (outputs that hold a widget view, from the notebook model in
     JupyterLab; None elsewhere), ``views`` (how many of them rendered a widget),
     ``failures`` (texts of outputs still showing WIDGET_FAILURES), ``figures`` and
-    ``blank_figures`` (figure images in total and those without decoded pixels) and
+    ``blank_figures`` (figure images shown, and those of them without decoded pixels) and
     ``errors`` (texts of error boxes shown inside xaiwidgets widgets).
     """
     return page.evaluate(
@@ -406,7 +406,9 @@ def widget_outputs(page: Any, scope: str) -> dict[str, Any]:
             const failed = outputs
                 .filter(o => failures.some(f => o.textContent.includes(f)))
                 .map(o => o.textContent.slice(0, 300));
-            const figures = Array.from(root.querySelectorAll('img.xw-figure'));
+            // Figures on screen (not those in a closed tab or a folded panel).
+            const figures = Array.from(root.querySelectorAll('img.xw-figure'))
+                .filter(i => i.getClientRects().length > 0);
             const blank = figures.filter(i => !(i.complete && i.naturalWidth > 0)).length;
             const errors = Array.from(root.querySelectorAll('.xw-error'))
                 .filter(e => e.offsetParent !== null && e.textContent.trim())

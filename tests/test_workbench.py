@@ -94,6 +94,32 @@ def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_mod
     )
 
 
+def test_the_input_survives_a_tab_without_one(credit, credit_model, benches):
+    wb = xw.Workbench(credit_model, credit, index=2)
+    benches.append(wb)
+    assert wb.titles[:3] == ["Explore", "Compare", "Sanity checks"]
+    wb.widgets["Explore"].set_feature("income", 77.0)
+    moved = wb.widgets["Explore"].x
+    wb.selected = "Sanity checks"
+    sanity = wb.widgets["Sanity checks"]
+    assert isinstance(sanity, xw.SanityCheckWidget)
+    result = sanity.wait()
+    direct = xw.sanity.model_randomization(
+        credit_model,
+        credit.X_test[sanity.rows],
+        sanity.methods,
+        order="cascading",
+        seed=0,
+        progress=False,
+        cache=False,
+    )
+    assert result.stage_labels == direct.stage_labels
+    np.testing.assert_array_equal(result.table["value"], direct.table["value"])
+    wb.selected = "Compare"  # from a tab without an input: the last input shown travels on
+    np.testing.assert_array_equal(wb.widgets["Compare"].x, moved)
+    assert wb.widgets["Compare"].index == 2
+
+
 def test_a_factory_runs_once_per_tab_and_only_when_opened(credit, credit_model, benches):
     tab, calls = _counting("Gradients")
     wb = xw.Workbench(credit_model, credit, tabs=["Explore", tab])

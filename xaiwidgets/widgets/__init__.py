@@ -2,6 +2,7 @@
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
 ``CompareWidget`` explains the same input with several methods side by side;
+``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
 ``Workbench`` puts every widget that applies to a model in tabs (``demo()`` opens it
 on the credit data and its demo model).
 
@@ -25,6 +26,7 @@ from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._sanity import SanityCheckWidget
 from ._workbench import TABS, Tab, Workbench, demo
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "InputWidget",
     "Param",
     "ParamControls",
+    "SanityCheckWidget",
     "Tab",
     "TabularInput",
     "WidgetBase",

@@ -25,6 +25,7 @@ from ..core.validation import check_int
 from ._base import InputWidget, _check_dataset, css_class, error_html
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget
+from ._sanity import SanityCheckWidget
 
 __all__ = ["TABS", "Tab", "Workbench", "demo", "everywhere", "explore", "gradients"]
 
@@ -86,6 +87,7 @@ def explore(model: Model, dataset: Dataset) -> ExplainerWidget:
 TABS: list[Tab] = [
     Tab("Explore", explore),
     Tab("Compare", CompareWidget),
+    Tab("Sanity checks", SanityCheckWidget, gradients, "a torch model, to randomize its layers"),
 ]
 
 
