@@ -117,6 +117,7 @@ class JupyterServer:
         self.port = 0
         self.process: subprocess.Popen | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._log: Any = None
         self.base = Path()
 
     # ------------------------------------------------------------------ lifecycle
@@ -152,7 +153,15 @@ class JupyterServer:
             ),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         }
-        self.port = free_port()
+        for attempt in range(3):  # a free port can be taken before the server binds it
+            self.port = free_port()
+            if self._launch(root, settings, env):
+                return
+            if "already in use" not in self.log() or attempt == 2:
+                raise RuntimeError(f"JupyterLab exited at start:\n{self.log()}")
+
+    def _launch(self, root: Path, settings: Path, env: dict[str, str]) -> bool:
+        """Start the server on ``self.port``; False if it exited before answering."""
         command = [
             sys.executable,
             "-m",
@@ -172,6 +181,8 @@ class JupyterServer:
             f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={self.base / 'workspaces'}",
         ]
+        if self._log is not None:
+            self._log.close()
         self._log = open(self.base / "server.log", "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             command,
@@ -184,10 +195,11 @@ class JupyterServer:
         deadline = time.monotonic() + self.startup_s
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited at start:\n{self.log()}")
+                self.process = None
+                return False
             try:
                 with urllib.request.urlopen(self.url("/api/status"), timeout=5):
-                    return
+                    return True
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
@@ -230,8 +242,9 @@ class JupyterServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self.process = None
-        if getattr(self, "_log", None) is not None:
+        if self._log is not None:
             self._log.close()
+            self._log = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -201,6 +201,5 @@ def test_voila_renders_the_workbench(browser, server, credit):
         assert workbench.locator(".lm-TabBar-tab").all_inner_texts() == _tabs(credit)
         assert workbench.locator(".xw-explainer-widget img.xw-figure").count() == 1
         assert "Traceback" not in page.inner_text("body")
-        _screenshot(workbench, "voila.png")
     finally:
         page.context.close()
