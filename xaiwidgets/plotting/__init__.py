@@ -8,11 +8,13 @@ of the widgets, usable for animations too.
 
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
+    FlipPathDisplay,
     plot_bias_test,
     plot_change_frequency,
     plot_directions,
     plot_flip_changes,
     plot_flip_path,
+    plot_loadings,
     plot_ranking,
 )
 from ._live import AttributionBars, LiveFigure, ProbabilityBars
@@ -22,6 +24,7 @@ from ._sanity import plot_map_strip, plot_similarity_bars, plot_similarity_curve
 __all__ = [
     "AttributionBars",
     "AttributionImage",
+    "FlipPathDisplay",
     "LiveFigure",
     "ProbabilityBars",
     "normalize_for_display",
@@ -33,6 +36,7 @@ __all__ = [
     "plot_flip_changes",
     "plot_flip_path",
     "plot_image",
+    "plot_loadings",
     "plot_map_strip",
     "plot_ranking",
     "plot_similarity_bars",
