@@ -13,7 +13,7 @@ __version__ = "0.1.0.dev0"
 from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget
+from .widgets import CompareWidget, ExplainerWidget, FlipPointWidget
 
 __all__ = [
     "CompareWidget",
@@ -21,6 +21,7 @@ __all__ = [
     "ExplainerWidget",
     "Explanation",
     "Feature",
+    "FlipPointWidget",
     "Model",
     "__version__",
     "analysis",

@@ -1,7 +1,8 @@
 """Interactive widgets (ipywidgets): they own controls and layout, never numerics.
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
-``CompareWidget`` explains the same input with several methods side by side.
+``CompareWidget`` explains the same input with several methods side by side;
+``FlipPointWidget`` finds the closest flip point, its report and a group audit.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -21,6 +22,7 @@ walks through it. The reusable parts are
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
+from ._flip import FlipPointWidget
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
 
@@ -31,6 +33,7 @@ __all__ = [
     "ExplainerWidget",
     "ExplanationCache",
     "FigureView",
+    "FlipPointWidget",
     "ImageInput",
     "InputControls",
     "InputWidget",
