@@ -371,13 +371,14 @@ class FlipPathDisplay:
             ax_scores.plot([], [], "o", color=f"C{k}", markersize=6, zorder=5)[0]
             for k in range(len(self.class_names))
         ]
+        self._guides = []  # the flip point at t = 1, the zero gap, the shading
         for ax in (ax_scores, ax_gap):
-            ax.axvline(1.0, color="0.3", linestyle="--", linewidth=0.9)
+            self._guides.append(ax.axvline(1.0, color="0.3", linestyle="--", linewidth=0.9))
             ax.spines[["top", "right"]].set_visible(False)
             ax.tick_params(labelsize=fontsize - 1)
         self.ahead = ax_gap.axhspan(0, 1, color="C0", alpha=0.08, linewidth=0)
         self.behind = ax_gap.axhspan(-1, 0, color="C1", alpha=0.08, linewidth=0)
-        ax_gap.axhline(0, color="0.2", linewidth=1.0)
+        self._guides += [self.ahead, self.behind, ax_gap.axhline(0, color="0.2", linewidth=1.0)]
         (self.gap_line,) = ax_gap.plot([], [], color="0.1", linewidth=2)
         # Which class leads: where the gap curve usually is not (it falls from the
         # upper left, crosses zero at t = 1 and ends lower right).
@@ -440,6 +441,7 @@ class FlipPathDisplay:
         gap = np.asarray(path["gap"], dtype=float)
         self.classes = (i, j)
         self.message.set_text("")
+        self._show_axes(True)
         for k, line in enumerate(self.lines):
             bold = k in (i, j)
             line.set_data(t, scores[:, k])
@@ -483,7 +485,18 @@ class FlipPathDisplay:
             legend.remove()
         self.ax_scores.set_title("")
         self.message.set_text(message)
+        self._show_axes(False)
         return True
+
+    def _show_axes(self, visible: bool) -> None:
+        """Axes, ticks and guides on (a path) or off (only the message)."""
+        for ax in (self.ax_scores, self.ax_gap):
+            if visible:
+                ax.set_axis_on()
+            else:
+                ax.set_axis_off()
+        for guide in self._guides:
+            guide.set_visible(visible)
 
     def move(self, position: Mapping[str, Any]) -> bool:
         """Put the marker at one point of the path (a row of ``FlipPoint.path``).

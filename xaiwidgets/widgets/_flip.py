@@ -74,7 +74,7 @@ def _fmt(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return html.escape(value)
-    value = float(value)
+    value = float(value) + 0.0  # no "-0"
     if not np.isfinite(value):
         return ""
     return f"{value:.0f}" if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
@@ -86,6 +86,12 @@ def _badge(text: str, colour: str, background: str, title: str = "") -> str:
         f'<span{tip} style="border:1px solid {colour};color:{colour};background:{background};'
         f'border-radius:3px;padding:0 5px;margin-right:6px;font-size:0.9em">{text}</span>'
     )
+
+
+def _labelled(text: str, control: ipywidgets.Widget) -> ipywidgets.HBox:
+    """A control with its label on the left (toggle buttons put a description above)."""
+    label = ipywidgets.HTML(f"{html.escape(text)}&nbsp;", layout=ipywidgets.Layout(margin="0 4px"))
+    return ipywidgets.HBox([label, control], layout=ipywidgets.Layout(align_items="center"))
 
 
 class _Recent:
@@ -168,7 +174,7 @@ class FlipPointWidget(InputWidget):
         Feature groups for the report (for example by unit of measurement).
     pairs : bool, default=False
         The report also tries every pair of features.
-    audit_rows : int, default=200
+    audit_rows : int, default=100
         How many test rows the audit takes (the first ones of the chosen subgroup).
     subgroups : dict, optional
         Named subsets of the test rows for the audit: ``{name: boolean mask over
@@ -217,7 +223,7 @@ class FlipPointWidget(InputWidget):
     towards = traitlets.Unicode("relaxed", help="walk to the 'relaxed' point or the 'point'")
     tab = traitlets.Unicode(TABS[0], help="the tab shown")
     pairs = traitlets.Bool(False, help="the report also tries every pair of features")
-    audit_rows = traitlets.Int(200, help="test rows the audit takes")
+    audit_rows = traitlets.Int(100, help="test rows the audit takes")
     audit_subgroup = traitlets.Unicode(_ALL_ROWS, help="which test rows the audit takes")
     flip_point = traitlets.Instance(FlipPoint, allow_none=True, read_only=True)
     path = traitlets.Instance(pd.DataFrame, allow_none=True, read_only=True)
@@ -240,7 +246,7 @@ class FlipPointWidget(InputWidget):
         discrete: bool = True,
         groups: Mapping[str, Sequence[str]] | None = None,
         pairs: bool = False,
-        audit_rows: int = 200,
+        audit_rows: int = 100,
         subgroups: Mapping[str, Any] | None = None,
         n_jobs: int | None = None,
         debounce_s: float = 0.15,
@@ -325,9 +331,8 @@ class FlipPointWidget(InputWidget):
         ]
         self.norm_picker = ipywidgets.ToggleButtons(
             options=[("L2", "l2"), ("L1", "l1")],
-            description="norm",
             tooltips=["Euclidean norm of the scaled change", "sum of the scaled changes"],
-            style={"button_width": "46px", "description_width": "initial"},
+            style={"button_width": "46px"},
         )
         traitlets.link((self.norm_picker, "value"), (self, "norm"))
         self.scale_picker = ipywidgets.Dropdown(
@@ -344,7 +349,12 @@ class FlipPointWidget(InputWidget):
         )
         traitlets.link((self.discrete_box, "value"), (self, "discrete"))
         self.header = ipywidgets.HBox(
-            [self.target_picker, self.norm_picker, self.scale_picker, self.discrete_box],
+            [
+                self.target_picker,
+                _labelled("norm", self.norm_picker),
+                self.scale_picker,
+                self.discrete_box,
+            ],
             layout=ipywidgets.Layout(flex_flow="row wrap", align_items="center"),
         )
 
@@ -356,14 +366,19 @@ class FlipPointWidget(InputWidget):
             toggle = ipywidgets.ToggleButtons(
                 options=[(_TOGGLE_LABELS[k], k) for k in kinds],
                 tooltips=[_TOGGLE_TIPS[k] for k in kinds],
-                style={"button_width": "56px"},
+                style={"button_width": "58px"},
+                layout=ipywidgets.Layout(width="270px", flex="0 0 auto"),
             )
             toggle.observe(self._reporting(self._on_toggle(feature.name)), names="value")
             self.constraint_controls[feature.name] = toggle
             label = ipywidgets.HTML(
-                html.escape(feature.name), layout=ipywidgets.Layout(width="130px")
+                html.escape(feature.name), layout=ipywidgets.Layout(width="140px", flex="0 0 auto")
             )
-            rows.append(ipywidgets.HBox([label, toggle], layout=ipywidgets.Layout(height="32px")))
+            rows.append(
+                ipywidgets.HBox(
+                    [label, toggle], layout=ipywidgets.Layout(height="34px", width="430px")
+                )
+            )
         self.free_all_button = ipywidgets.Button(
             description="free all", icon="unlock", layout=ipywidgets.Layout(width="auto")
         )
@@ -374,7 +389,9 @@ class FlipPointWidget(InputWidget):
             "<i>only ↑</i> / <i>only ↓</i> allow one direction (age can only grow). "
             "Each constraint can only move the flip point farther away.</div>"
         )
-        self.constraint_box = ipywidgets.VBox([intro, *rows, self.free_all_button])
+        self.constraint_box = ipywidgets.VBox(
+            [intro, *rows, self.free_all_button], layout=ipywidgets.Layout(min_width="440px")
+        )
 
     def _build_main(self) -> None:
         self.summary = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="680px"))
@@ -407,12 +424,11 @@ class FlipPointWidget(InputWidget):
         )
         self.towards_picker = ipywidgets.ToggleButtons(
             options=[("relaxed (exact tie)", "relaxed"), ("flip point", "point")],
-            description="walk to",
             tooltips=[
                 "the continuous relaxation: the scores tie exactly at t = 1",
                 "the flip point in the domain (whole numbers, one category)",
             ],
-            style={"button_width": "130px", "description_width": "initial"},
+            style={"button_width": "130px"},
         )
         traitlets.link((self.towards_picker, "value"), (self, "towards"))
         self.position_box = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="680px"))
@@ -426,12 +442,13 @@ class FlipPointWidget(InputWidget):
                 self.summary,
                 self.view.image,
                 ipywidgets.HBox(
-                    [self.play, self.t_slider, self.towards_picker],
+                    [self.play, self.t_slider, _labelled("walk to", self.towards_picker)],
                     layout=ipywidgets.Layout(flex_flow="row wrap", align_items="center"),
                 ),
                 self.position_box,
                 self.table,
-            ]
+            ],
+            layout=ipywidgets.Layout(align_items="flex-start"),
         )
         self.main_box = ipywidgets.HBox(
             [left, right], layout=ipywidgets.Layout(align_items="flex-start")
@@ -981,17 +998,12 @@ class FlipPointWidget(InputWidget):
             if approximate
             else ""
         )
-        blocked = flip_report.cannot_flip
+        # The report says which single features cannot flip; say it louder when none can.
         verdict = (
-            f'<div style="{_BOX};border-left:5px solid #d62728;background:#fdecea"><b>No change '
-            "in any subspace flips this decision.</b></div>"
-            if not flip_report.can_flip
-            else (
-                f'<div style="{_BOX};background:#f4f4f4">Cannot flip the decision alone: '
-                f"<b>{html.escape(', '.join(blocked))}</b></div>"
-                if blocked
-                else ""
-            )
+            ""
+            if flip_report.can_flip
+            else f'<div style="{_BOX};border-left:5px solid #d62728;background:#fdecea"><b>No '
+            "change in any subspace flips this decision.</b></div>"
         )
         return (
             f"{note}{verdict}<style>.xw-flip-report td, .xw-flip-report th "
@@ -1044,6 +1056,10 @@ class FlipPointWidget(InputWidget):
         self.progress.max, self.progress.value = len(X), 0
         self.progress.bar_style = "info"
         self.progress_label.value = f"0 / {len(X)} rows"
+        self.audit_note.value = (
+            f'<div style="{_BOX};background:#e8f1fb">Finding the flip points of {len(X)} rows '
+            "(the result appears here); <b>stop</b> keeps the rows finished so far.</div>"
+        )
         self._set_audit_running(True)
         self._audit_thread = threading.Thread(
             target=self._audit_job,
