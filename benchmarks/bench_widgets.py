@@ -8,6 +8,11 @@ in place, blitting, PNG encoding); the rest is the hand-over between threads.
 
 The reference is what a plain ``ipywidgets.interactive`` callback does: a new figure
 per change (``xw.plot``) saved as PNG, timed on the same explanations.
+
+``FlipPointWidget``: a feature's lock toggled (a new flip point is solved and the
+curves are drawn anew) and the path slider ``t`` moved (only the marker moves); the
+reference draws ``xw.flip.plot_flip_path`` and ``plot_flip_changes`` into a new
+figure per change.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ import xaiwidgets as xw
 
 warnings.filterwarnings("ignore", message=".*non-writable.*")
 
-GOALS_MS = {"gradient": 50, "ig": 50, "lime": 250, "shap": 250, "image ig": 80}
+GOALS_MS = {
+    "gradient": 50,
+    "ig": 50,
+    "lime": 250,
+    "shap": 250,
+    "image ig": 80,
+    "flip lock toggle": 250,
+    "flip path slider": 50,
+}
 
 
 def _rebuild_png(explanation) -> float:
@@ -44,11 +57,32 @@ def _rebuild_png(explanation) -> float:
     return time.perf_counter() - start
 
 
-def _drive(widget, change, values) -> dict[str, list[float]]:
-    """Apply ``change(value)`` for each value; time each until the PNG is ready."""
+def _rebuild_flip_png(flip_point, t: float) -> float:
+    """Seconds for the naive redraw of a flip point: new figure, both plots, savefig."""
+    start = time.perf_counter()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.6, 6), height_ratios=[3, 2])
+    xw.flip.plot_flip_path(flip_point, ax=top)
+    top.axvline(t, color="0.25")
+    xw.flip.plot_flip_changes(flip_point, ax=bottom)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return time.perf_counter() - start
+
+
+def _drive(widget, change, values, rebuild=_rebuild_png, before=None) -> dict[str, list[float]]:
+    """Apply ``change(value)`` for each value; time each until the PNG is ready.
+
+    ``before(value)``, untimed, prepares each change; ``rebuild(result)`` times the
+    reference redraw of the widget's result.
+    """
     times: dict[str, list[float]] = {"total": [], "explain": [], "draw": [], "rebuild": []}
-    full = widget.view.full_renders
+    full_redraws = 0
     for value in values:
+        if before is not None:
+            before(value)
+            widget.wait()
+        renders = widget.view.full_renders
         start = time.perf_counter()
         change(value)
         explanation = widget.wait()
@@ -57,9 +91,41 @@ def _drive(widget, change, values) -> dict[str, list[float]]:
             raise RuntimeError(f"The widget failed: {widget.error}")
         times["explain"].append(widget.timings["compute_s"])
         times["draw"].append(widget.timings["show_s"])
-        times["rebuild"].append(_rebuild_png(explanation))
-    times["full_redraws"] = [widget.view.full_renders - full]
+        times["rebuild"].append(rebuild(explanation))
+        full_redraws += widget.view.full_renders - renders
+    times["full_redraws"] = [full_redraws]
     return times
+
+
+def _flip_point_widget(table: Table, n: int, credit, model) -> None:
+    """Lock toggle and path slider of FlipPointWidget on the credit MLP."""
+    widget = xw.FlipPointWidget(model, credit, index=0)
+    widget.wait()
+    row_picker = widget.inputs.row_picker
+    lock = widget.constraint_controls["income"]
+
+    def new_row(row):  # untimed: a fresh applicant, income free again
+        lock.value = "free"
+        row_picker.value = int(row)
+
+    rows = np.arange(1, n + 1)
+    times = _drive(
+        widget,
+        lambda row: setattr(lock, "value", "locked"),
+        rows,
+        rebuild=lambda fp: _rebuild_flip_png(fp, widget.t),
+        before=new_row,
+    )
+    _row(table, "flip lock toggle", "credit MLP", times)
+    lock.value = "free"
+    widget.wait()
+    slider = widget.t_slider
+    move = lambda v: setattr(slider, "value", v)  # noqa: E731
+    rebuild = lambda fp: _rebuild_flip_png(fp, widget.t)  # noqa: E731
+    _drive(widget, move, [0.01, 0.02, 0.03], rebuild=rebuild)
+    times = _drive(widget, move, np.round(np.linspace(0.05, 1.2, n), 2), rebuild=rebuild)
+    _row(table, "flip path slider", "credit MLP", times)
+    widget.close()
 
 
 def _row(table: Table, case: str, model: str, times: dict[str, list[float]]) -> None:
@@ -104,6 +170,7 @@ def run(quick: bool = False) -> list[Table]:
         times = _drive(widget, lambda v, s=slider: setattr(s, "value", v), np.linspace(35, 95, n))
         _row(table, method, "credit MLP", times)
         widget.close()
+    _flip_point_widget(table, n, credit, credit_model)
 
     cancer = xw.datasets.load_breast_cancer()
     registered = xw.explainers.available()

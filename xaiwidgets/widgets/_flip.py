@@ -46,6 +46,9 @@ __all__ = ["FlipPointWidget"]
 
 #: Positions along the path at which the curves are drawn.
 PATH_T = np.linspace(0.0, 1.2, 121)
+#: Width of the flip-point figure (inches) and the most change bars it shows.
+FIGURE_WIDTH = 6.6
+MAX_BARS = 12
 #: The tabs, in order.
 TABS = ("flip point", "report", "group audit")
 #: What a feature's toggle may say, and the labels of the buttons.
@@ -395,12 +398,13 @@ class FlipPointWidget(InputWidget):
 
     def _build_main(self) -> None:
         self.summary = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="680px"))
-        self.view = FigureView((6.6, 5.2))
-        grid = self.view.figure.add_gridspec(3, 1, height_ratios=[2.3, 1.7, 1.8])
-        ax_scores = self.view.figure.add_subplot(grid[0])
-        ax_gap = self.view.figure.add_subplot(grid[1], sharex=ax_scores)
-        self._changes_ax = self.view.figure.add_subplot(grid[2])
-        self._grid = grid
+        self.view = FigureView((FIGURE_WIDTH, 6.0))
+        # Placed by hand (_place_axes): constrained layout would cost half of every
+        # full redraw, and the change bars need a wider left margin than the curves.
+        self.view.figure.set_layout_engine("none")
+        ax_scores = self.view.figure.add_axes((0, 0, 1, 1))
+        ax_gap = self.view.figure.add_axes((0, 0, 1, 1), sharex=ax_scores)
+        self._changes_ax = self.view.figure.add_axes((0, 0, 1, 1))
         self.path_display = self.view.add(
             FlipPathDisplay(ax_scores, ax_gap, self.model.class_names, fontsize=10)
         )
@@ -830,16 +834,13 @@ class FlipPointWidget(InputWidget):
     # ================================================================== drawing
     def _draw_flip_point(self, fp: FlipPoint, curve: pd.DataFrame | None) -> bool:
         """Draw the curves and the change bars of a new flip point (a full redraw)."""
-        n_changed = len(fp.changes(include_relaxed=False)) if fp.feasible else 0
-        bars = 0.9 + 0.3 * max(min(n_changed, 12), 1)
-        self._grid.set_height_ratios([2.3, 1.7, bars])
-        self.view.figure.set_size_inches(6.6, 4.0 + bars)
         ax = self._changes_ax
         ax.clear()
         if fp.feasible:
             self.path_display.update(curve, fp.classes, self.model.resolve_output("auto"))
             ax.set_axis_on()
-            plot_flip_changes(fp, ax=ax)
+            plot_flip_changes(fp, ax=ax, max_features=MAX_BARS)
+            rows = len(ax.patches)
         else:
             self.path_display.clear(
                 f"No flip point from {fp.class_labels[0]!r}\nin the allowed space"
@@ -855,7 +856,43 @@ class FlipPointWidget(InputWidget):
                 color="0.4",
             )
             ax.set_axis_off()
+            rows = 1
+        self._place_axes(rows)
         return True
+
+    def _place_axes(self, bar_rows: int) -> None:
+        """Lay the three axes out in inches: curves on top, the change bars below.
+
+        The bars' left margin fits their longest label (measured by the renderer).
+        """
+        figure = self.view.figure
+        ax_scores, ax_gap, ax_bars = (
+            self.path_display.ax_scores,
+            self.path_display.ax_gap,
+            self._changes_ax,
+        )
+        bars = 0.3 * max(bar_rows, 1) + 0.2
+        # From the top: title, scores, ticks, gap, ticks and label, title, bars, axis label.
+        heights = [0.35, 1.8, 0.3, 1.3, 0.6, 0.35, bars, 0.55]
+        total = sum(heights)
+        figure.set_size_inches(FIGURE_WIDTH, total)
+        renderer = figure.canvas.get_renderer()
+        labels = [label.get_window_extent(renderer).width for label in ax_bars.get_yticklabels()]
+        bars_left = (max(labels, default=0.0) / figure.dpi) + 0.2
+        edges = np.cumsum([0.0, *heights])
+
+        def rect(top: float, height: float, left: float) -> tuple[float, float, float, float]:
+            right = 0.25
+            return (
+                left / FIGURE_WIDTH,
+                1 - (top + height) / total,
+                (FIGURE_WIDTH - left - right) / FIGURE_WIDTH,
+                height / total,
+            )
+
+        ax_scores.set_position(rect(edges[1], heights[1], 0.8))
+        ax_gap.set_position(rect(edges[3], heights[3], 0.8))
+        ax_bars.set_position(rect(edges[6], heights[6], min(bars_left, 0.6 * FIGURE_WIDTH)))
 
     def _summary_html(self, fp: FlipPoint, options: dict[str, Any]) -> str:
         scale = options["scale"]
