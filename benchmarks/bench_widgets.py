@@ -9,10 +9,10 @@ in place, blitting, PNG encoding); the rest is the hand-over between threads.
 The reference is what a plain ``ipywidgets.interactive`` callback does: a new figure
 per change (``xw.plot``) saved as PNG, timed on the same explanations.
 
-``FlipPointWidget``: a feature's lock toggled (a new flip point is solved and the
-curves are drawn anew) and the path slider ``t`` moved (only the marker moves); the
-reference draws ``xw.flip.plot_flip_path`` and ``plot_flip_changes`` into a new
-figure per change.
+``FlipPointWidget``: a feature's lock toggled (a new flip point is solved and its
+curves drawn; a full redraw only when they leave the axes' limits) and the path
+slider ``t`` moved (only the marker moves); the reference draws the same two panels
+into a new figure per change.
 """
 
 from __future__ import annotations
@@ -57,13 +57,14 @@ def _rebuild_png(explanation) -> float:
     return time.perf_counter() - start
 
 
-def _rebuild_flip_png(flip_point, t: float) -> float:
-    """Seconds for the naive redraw of a flip point: new figure, both plots, savefig."""
+def _rebuild_flip_png(widget) -> float:
+    """Seconds for the naive redraw of the flip-point figure: the same two panels drawn
+    into a new figure (from the widget's path and position) and saved as PNG."""
     start = time.perf_counter()
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.6, 6), height_ratios=[3, 2])
-    xw.flip.plot_flip_path(flip_point, ax=top)
-    top.axvline(t, color="0.25")
-    xw.flip.plot_flip_changes(flip_point, ax=bottom)
+    figure, axes = plt.subplots(2, 1, figsize=(6.6, 4.5), height_ratios=[1.9, 1.35])
+    display = xw.plotting.FlipPathDisplay(*axes, widget.flip_point.class_names)
+    display.update(widget.path, widget.flip_point.classes)
+    display.move(widget.position.iloc[0])
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     plt.close(figure)
@@ -113,7 +114,7 @@ def _flip_point_widget(table: Table, n: int, credit, model) -> None:
         widget,
         lambda row: setattr(lock, "value", "locked"),
         rows,
-        rebuild=lambda fp: _rebuild_flip_png(fp, widget.t),
+        rebuild=lambda fp: _rebuild_flip_png(widget),
         before=new_row,
     )
     _row(table, "flip lock toggle", "credit MLP", times)
@@ -121,7 +122,7 @@ def _flip_point_widget(table: Table, n: int, credit, model) -> None:
     widget.wait()
     slider = widget.t_slider
     move = lambda v: setattr(slider, "value", v)  # noqa: E731
-    rebuild = lambda fp: _rebuild_flip_png(fp, widget.t)  # noqa: E731
+    rebuild = lambda fp: _rebuild_flip_png(widget)  # noqa: E731
     _drive(widget, move, [0.01, 0.02, 0.03], rebuild=rebuild)
     times = _drive(widget, move, np.round(np.linspace(0.05, 1.2, n), 2), rebuild=rebuild)
     _row(table, "flip path slider", "credit MLP", times)

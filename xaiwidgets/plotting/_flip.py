@@ -314,16 +314,18 @@ def plot_loadings(audit: Any, ax: Axes | None = None, component: int = 1) -> Axe
 
 
 class FlipPathDisplay:
-    """Class scores and their gap along ``x + t (flip point - x)``, with a moving marker.
+    """Class scores and their gap along ``x + t (flip point - x)``, updated in place.
 
     The in-place version of :func:`plot_flip_path` (see :mod:`xaiwidgets.plotting._live`
-    for displays): :meth:`update` draws the curves of one flip point (a full redraw),
-    :meth:`move` only moves the marker at ``t`` (the vertical lines, the dots on the
-    curves), which :class:`~xaiwidgets.plotting.LiveFigure` blits.
-    The upper axes show every class's score (the two tying classes bold), the lower
-    one the gap ``z_i - z_j`` of the class of ``x`` over the class it ties with,
-    shaded by which of the two is ahead: it crosses zero where the path meets the
-    decision boundary.
+    for displays). The upper axes show every class's score (the two tying classes
+    bold), the lower one the gap ``z_i - z_j`` of the class of ``x`` over the class it
+    ties with, shaded by which of the two is ahead: it crosses zero where the path
+    meets the decision boundary. :meth:`update` shows the path of a flip point and
+    :meth:`move` the marker at ``t`` (vertical lines and dots on the curves). The
+    curves and the marker are the moving ``artists`` that
+    :class:`~xaiwidgets.plotting.LiveFigure` blits; the y limits are kept while a new
+    path fits them (and fills at least 40 % of them), so a new flip point of the
+    same two classes needs no full redraw either.
 
     Parameters
     ----------
@@ -339,8 +341,13 @@ class FlipPathDisplay:
     lines : list of Line2D
         One score curve per class.
     gap_line : Line2D
+    dots : list of Line2D
+        The marker's dot on each class's curve.
+    gap_dot : Line2D
+    message : Text
+        Shown instead of a path by :meth:`clear`.
     artists : list
-        Everything that moves with :meth:`move`.
+        Everything that moves.
 
     Examples
     --------
@@ -356,6 +363,9 @@ class FlipPathDisplay:
     >>> display.gap_dot.get_xydata().round(1).tolist()[0][0]
     0.5
     """
+
+    #: Share of each axes' height kept free above the curves (for the legend and labels).
+    HEADROOM = 0.22
 
     def __init__(
         self, ax_scores: Axes, ax_gap: Axes, class_names: Sequence[str], *, fontsize: float = 10
@@ -380,11 +390,11 @@ class FlipPathDisplay:
         self.behind = ax_gap.axhspan(-1, 0, color="C1", alpha=0.08, linewidth=0)
         self._guides += [self.ahead, self.behind, ax_gap.axhline(0, color="0.2", linewidth=1.0)]
         (self.gap_line,) = ax_gap.plot([], [], color="0.1", linewidth=2)
-        # Which class leads: where the gap curve usually is not (it falls from the
-        # upper left, crosses zero at t = 1 and ends lower right).
+        # Which class leads: where the gap curve is not (it starts above zero and
+        # crosses it at t = 1).
         self.ahead_label = ax_gap.text(
             0.99,
-            0.95,
+            0.96,
             "",
             transform=ax_gap.transAxes,
             ha="right",
@@ -393,7 +403,7 @@ class FlipPathDisplay:
         )
         self.behind_label = ax_gap.text(
             0.01,
-            0.05,
+            0.04,
             "",
             transform=ax_gap.transAxes,
             ha="left",
@@ -413,13 +423,20 @@ class FlipPathDisplay:
             ha="center",
             va="center",
             fontsize=fontsize + 1,
-            wrap=True,
         )
         self.classes: tuple[int, int] | None = None
-        self.artists: list[Artist] = [*self.t_lines, *self.dots, self.gap_dot]
+        self._layout: tuple[Any, ...] | None = None
+        self._zones: dict[Axes, tuple[float, float]] = {}
+        self.artists: list[Artist] = [
+            *self.lines,
+            self.gap_line,
+            *self.t_lines,
+            *self.dots,
+            self.gap_dot,
+        ]
 
     def update(self, path: Any, classes: Sequence[int], output: str = "logit") -> bool:
-        """Draw the curves of one path (a frame of ``FlipPoint.path``).
+        """Show one path (a frame of ``FlipPoint.path``); hides the marker.
 
         Parameters
         ----------
@@ -433,24 +450,36 @@ class FlipPathDisplay:
         Returns
         -------
         bool
-            Always True: limits and labels change, the figure needs a full redraw.
+            True when limits or labels changed and the figure needs a full redraw.
         """
         i, j = (int(k) for k in classes)
         t = np.asarray(path["t"], dtype=float)
         scores = np.column_stack([np.asarray(path[n], dtype=float) for n in self.class_names])
         gap = np.asarray(path["gap"], dtype=float)
         self.classes = (i, j)
+        for k, line in enumerate(self.lines):
+            line.set_data(t, scores[:, k])
+        self.gap_line.set_data(t, gap)
+        for marker in [*self.t_lines, *self.dots, self.gap_dot]:
+            marker.set_visible(False)
+        changed = self._fit(self.ax_scores, t, scores) | self._fit(
+            self.ax_gap, t, np.append(gap, 0.0)
+        )
+        layout = ((i, j), output, float(t.min()), float(t.max()))
+        if changed or layout != self._layout:
+            self._layout = layout
+            self._relabel(i, j, output)
+            return True
+        return False
+
+    def _relabel(self, i: int, j: int, output: str) -> None:
+        """Titles, labels, legend and shading for the classes (i, j)."""
         self.message.set_text("")
         self._show_axes(True)
         for k, line in enumerate(self.lines):
             bold = k in (i, j)
-            line.set_data(t, scores[:, k])
             line.set_linewidth(2.4 if bold else 0.8)
             line.set_alpha(1.0 if bold else 0.35)
-            line.set_label(self.class_names[k] if bold else "_hidden")
-        self.gap_line.set_data(t, gap)
-        _fit_limits(self.ax_scores, t, scores)
-        _fit_limits(self.ax_gap, t, np.append(gap, 0.0))
         low, high = self.ax_gap.get_ylim()
         self.ahead.set_color(f"C{i}")
         self.behind.set_color(f"C{j}")
@@ -460,7 +489,15 @@ class FlipPathDisplay:
         for label, k, arrow in ((self.ahead_label, i, "▲"), (self.behind_label, j, "▼")):
             label.set_text(f"{arrow} {self.class_names[k]} ahead")
             label.set_color(f"C{k}")
-        self.ax_scores.legend(fontsize=self.fontsize - 1, loc="best")
+        # In the headroom above the curves, so that no curve ever crosses it.
+        self.ax_scores.legend(
+            [self.lines[i], self.lines[j]],
+            [self.class_names[i], self.class_names[j]],
+            loc="upper center",
+            ncol=2,
+            frameon=False,
+            fontsize=self.fontsize - 1,
+        )
         self.ax_scores.set_ylabel(f"class {output}", fontsize=self.fontsize)
         self.ax_scores.set_title(
             f"{self.class_names[i]} → {self.class_names[j]}: scores along x + t (x̂ − x)",
@@ -469,11 +506,32 @@ class FlipPathDisplay:
         symbol = "z" if output == "logit" else "p"
         self.ax_gap.set_ylabel(f"gap ${symbol}_i - {symbol}_j$", fontsize=self.fontsize)
         self.ax_gap.set_xlabel("t   (0 = input, 1 = flip point)", fontsize=self.fontsize)
+
+    def _fit(self, ax: Axes, t: np.ndarray, values: np.ndarray) -> bool:
+        """Keep the y limits while the values fit and fill 40 % of them; else refit.
+
+        Returns whether the limits changed.
+        """
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        zone = self._zones.get(ax)
+        fits = zone is not None and zone[0] <= low and high <= zone[1]
+        if fits and high - low >= 0.4 * (zone[1] - zone[0]):
+            return False
+        span = high - low if high > low else 1.0
+        zone = (low - 0.05 * span, high + 0.05 * span)
+        self._zones[ax] = zone
+        pad = 0.015 * (float(t.max()) - float(t.min()))  # room for the marker's dots
+        ax.set_xlim(float(t.min()) - pad, float(t.max()) + pad)
+        room = zone[1] - zone[0]
+        ax.set_ylim(zone[0], zone[1] + self.HEADROOM / (1 - self.HEADROOM) * room)
         return True
 
     def clear(self, message: str) -> bool:
         """Show ``message`` instead of a path (when there is no flip point)."""
         self.classes = None
+        self._layout = None
+        self._zones.clear()
         for line in [*self.lines, self.gap_line, *self.dots, self.gap_dot]:
             line.set_data([], [])
         for t_line in self.t_lines:
@@ -511,18 +569,9 @@ class FlipPathDisplay:
         t = float(position["t"])
         for t_line in self.t_lines:
             t_line.set_xdata([t, t])
-            t_line.set_visible(True)
         for dot, name in zip(self.dots, self.class_names, strict=True):
             dot.set_data([t], [float(position[name])])
         self.gap_dot.set_data([t], [float(position["gap"])])
+        for marker in [*self.t_lines, *self.dots, self.gap_dot]:
+            marker.set_visible(True)
         return False
-
-
-def _fit_limits(ax: Axes, t: np.ndarray, values: np.ndarray) -> None:
-    """Limits around the curves, with a margin; t over its whole range."""
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    margin = 0.08 * (high - low) if high > low else 0.5
-    pad = 0.015 * (float(t.max()) - float(t.min()))  # room for the marker's dots
-    ax.set_xlim(float(t.min()) - pad, float(t.max()) + pad)
-    ax.set_ylim(low - margin, high + margin)

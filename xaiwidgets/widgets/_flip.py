@@ -32,13 +32,13 @@ from ..flip import (
     closest,
     plot_change_frequency,
     plot_directions,
-    plot_flip_changes,
     plot_loadings,
     plot_ranking,
 )
 from ..flip import audit as flip_audit
 from ..flip import report as flip_report
 from ..plotting import FlipPathDisplay
+from ..plotting._explanation import NEGATIVE, POSITIVE
 from ._base import FigureView, InputWidget
 from ._params import _freeze
 
@@ -46,9 +46,10 @@ __all__ = ["FlipPointWidget"]
 
 #: Positions along the path at which the curves are drawn.
 PATH_T = np.linspace(0.0, 1.2, 121)
-#: Width of the flip-point figure (inches) and the most change bars it shows.
+#: Width of the flip-point figure (inches).
 FIGURE_WIDTH = 6.6
-MAX_BARS = 12
+#: Width in pixels of the longest bar in the table of changes.
+BAR_PX = 110
 #: The tabs, in order.
 TABS = ("flip point", "report", "group audit")
 #: What a feature's toggle may say, and the labels of the buttons.
@@ -88,6 +89,17 @@ def _badge(text: str, colour: str, background: str, title: str = "") -> str:
     return (
         f'<span{tip} style="border:1px solid {colour};color:{colour};background:{background};'
         f'border-radius:3px;padding:0 5px;margin-right:6px;font-size:0.9em">{text}</span>'
+    )
+
+
+def _inches(figure: Any, *, left: float, top: float, height: float) -> tuple[float, ...]:
+    """An axes rectangle in figure fractions from inches (right margin 0.25 in)."""
+    width, total = figure.get_size_inches()
+    return (
+        left / width,
+        1 - (top + height) / total,
+        (width - left - 0.25) / width,
+        height / total,
     )
 
 
@@ -398,13 +410,14 @@ class FlipPointWidget(InputWidget):
 
     def _build_main(self) -> None:
         self.summary = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="680px"))
-        self.view = FigureView((FIGURE_WIDTH, 6.0))
-        # Placed by hand (_place_axes): constrained layout would cost half of every
-        # full redraw, and the change bars need a wider left margin than the curves.
-        self.view.figure.set_layout_engine("none")
-        ax_scores = self.view.figure.add_axes((0, 0, 1, 1))
-        ax_gap = self.view.figure.add_axes((0, 0, 1, 1), sharex=ax_scores)
-        self._changes_ax = self.view.figure.add_axes((0, 0, 1, 1))
+        self.view = FigureView((FIGURE_WIDTH, 4.5))
+        # Placed by hand: constrained layout would cost half of every full redraw.
+        figure = self.view.figure
+        figure.set_layout_engine("none")
+        ax_scores = figure.add_axes(_inches(figure, left=0.8, top=0.35, height=1.9))
+        ax_gap = figure.add_axes(
+            _inches(figure, left=0.8, top=2.55, height=1.35), sharex=ax_scores
+        )
         self.path_display = self.view.add(
             FlipPathDisplay(ax_scores, ax_gap, self.model.class_names, fontsize=10)
         )
@@ -833,66 +846,12 @@ class FlipPointWidget(InputWidget):
 
     # ================================================================== drawing
     def _draw_flip_point(self, fp: FlipPoint, curve: pd.DataFrame | None) -> bool:
-        """Draw the curves and the change bars of a new flip point (a full redraw)."""
-        ax = self._changes_ax
-        ax.clear()
+        """Show a new flip point's path; True when the figure needs a full redraw."""
         if fp.feasible:
-            self.path_display.update(curve, fp.classes, self.model.resolve_output("auto"))
-            ax.set_axis_on()
-            plot_flip_changes(fp, ax=ax, max_features=MAX_BARS)
-            rows = len(ax.patches)
-        else:
-            self.path_display.clear(
-                f"No flip point from {fp.class_labels[0]!r}\nin the allowed space"
-            )
-            ax.text(
-                0.5,
-                0.5,
-                "nothing can change the decision here",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                fontsize=10,
-                color="0.4",
-            )
-            ax.set_axis_off()
-            rows = 1
-        self._place_axes(rows)
-        return True
-
-    def _place_axes(self, bar_rows: int) -> None:
-        """Lay the three axes out in inches: curves on top, the change bars below.
-
-        The bars' left margin fits their longest label (measured by the renderer).
-        """
-        figure = self.view.figure
-        ax_scores, ax_gap, ax_bars = (
-            self.path_display.ax_scores,
-            self.path_display.ax_gap,
-            self._changes_ax,
+            return self.path_display.update(curve, fp.classes, self.model.resolve_output("auto"))
+        return self.path_display.clear(
+            f"No flip point from {fp.class_labels[0]!r}\nin the allowed space"
         )
-        bars = 0.3 * max(bar_rows, 1) + 0.2
-        # From the top: title, scores, ticks, gap, ticks and label, title, bars, axis label.
-        heights = [0.35, 1.8, 0.3, 1.3, 0.6, 0.35, bars, 0.55]
-        total = sum(heights)
-        figure.set_size_inches(FIGURE_WIDTH, total)
-        renderer = figure.canvas.get_renderer()
-        labels = [label.get_window_extent(renderer).width for label in ax_bars.get_yticklabels()]
-        bars_left = (max(labels, default=0.0) / figure.dpi) + 0.2
-        edges = np.cumsum([0.0, *heights])
-
-        def rect(top: float, height: float, left: float) -> tuple[float, float, float, float]:
-            right = 0.25
-            return (
-                left / FIGURE_WIDTH,
-                1 - (top + height) / total,
-                (FIGURE_WIDTH - left - right) / FIGURE_WIDTH,
-                height / total,
-            )
-
-        ax_scores.set_position(rect(edges[1], heights[1], 0.8))
-        ax_gap.set_position(rect(edges[3], heights[3], 0.8))
-        ax_bars.set_position(rect(edges[6], heights[6], min(bars_left, 0.6 * FIGURE_WIDTH)))
 
     def _summary_html(self, fp: FlipPoint, options: dict[str, Any]) -> str:
         scale = options["scale"]
@@ -957,6 +916,7 @@ class FlipPointWidget(InputWidget):
         table = fp.changed
         order = table["scaled change"].abs().sort_values(ascending=False, kind="stable").index
         flagged = set(_implausible(fp))
+        largest = max(float(table["scaled change"].abs().max()), 1e-300)
         rows = []
         for _, row in table.loc[order].iterrows():
             mark = (
@@ -965,7 +925,12 @@ class FlipPointWidget(InputWidget):
                 if row["feature"] in flagged
                 else ""
             )
-            change = row["change"]
+            change, scaled = row["change"], float(row["scaled change"])
+            colour = "#999" if not np.isfinite(change) else POSITIVE if scaled > 0 else NEGATIVE
+            bar = (
+                f'<span style="display:inline-block;height:0.8em;vertical-align:middle;'
+                f'width:{BAR_PX * abs(scaled) / largest:.0f}px;background:{colour}"></span>'
+            )
             rows.append(
                 "<tr>"
                 f"<td><b>{html.escape(row['feature'])}</b></td>"
@@ -973,7 +938,8 @@ class FlipPointWidget(InputWidget):
                 f"<td>{_fmt(row['relaxed value'])}</td>"
                 f"<td><b>{_fmt(row['flip value'])}</b>{mark}</td>"
                 f"<td>{'' if not np.isfinite(change) else f'{change:+.4g}'}</td>"
-                f"<td>{row['scaled change']:+.3g}</td>"
+                f"<td>{scaled:+.3g}</td>"
+                f'<td style="text-align:left">{bar}</td>'
                 "</tr>"
             )
         note = (
@@ -987,11 +953,12 @@ class FlipPointWidget(InputWidget):
             '<div style="margin-top:6px"><b>What changes</b> '
             '<span style="color:#666;font-size:0.88em">(relaxed: the exact tie of the '
             "continuous relaxation; flip value: the point in the domain; scaled change: "
-            "change / scale)</span>"
+            f"change / scale, <span style='color:{POSITIVE}'>up</span> or "
+            f"<span style='color:{NEGATIVE}'>down</span>)</span>"
             f"<style>.xw-flip-table td, .xw-flip-table th {{{cell}}}</style>"
             '<table class="xw-flip-table" style="border-collapse:collapse;margin-top:3px">'
             "<tr><th>feature</th><th>original</th><th>relaxed flip value</th>"
-            "<th>flip value</th><th>change</th><th>scaled change</th></tr>"
+            "<th>flip value</th><th>change</th><th colspan=2>scaled change</th></tr>"
             f"{''.join(rows)}</table>{note}</div>"
         )
 
