@@ -238,9 +238,10 @@ def test_no_flip_point_is_said_plainly(credit, credit_model, widgets):
 # ---------------------------------------------------------------- report and audit
 def test_report_tab_equals_flip_report(credit, credit_model, widgets):
     groups = {"money": ["income", "savings", "loan_amount"]}
-    w = xw.FlipPointWidget(credit_model, credit, index=28, groups=groups, fixed=["group"])
+    w = xw.FlipPointWidget(credit_model, credit, index=28, groups=groups, fixed="group")
     widgets.append(w)
     w.wait()
+    assert w.fixed == ["group"]
     assert w.report is None  # computed only when its tab is shown
     w.tabs.selected_index = 1  # the browser shows the tab
     assert w.tab == "report"
@@ -316,6 +317,12 @@ def test_audit_tab_equals_flip_audit_is_cached_and_can_be_stopped(credit, credit
     assert w._audits.get(w._audit_request()[0]) is None
     with pytest.raises(ValueError, match="'audit_rows'"):
         w.audit_rows = len(credit.X_test) + 1
+    # Closing the widget stops a running audit.
+    w.audit_rows = 300
+    w.run_audit()
+    assert w.audit_running
+    w.close()
+    assert not w._audit_thread.is_alive()
 
 
 # ---------------------------------------------------------------- other models, errors

@@ -312,7 +312,7 @@ class FlipPointWidget(InputWidget):
         # The state, then the observers (so that nothing recomputes half-built).
         self.observe(self._on_scale, names="scale")
         self.norm, self.scale, self.discrete = norm, scale, discrete
-        self.fixed = list(fixed or [])
+        self.fixed = [fixed] if isinstance(fixed, str) else list(fixed or [])
         self.monotone = dict(monotone or {})
         self.pairs = pairs
         self.audit_rows = min(audit_rows, len(self.dataset.X_test))
@@ -685,7 +685,7 @@ class FlipPointWidget(InputWidget):
 
     def constraint(self, name: str) -> str:
         """What may happen to one feature: "free", "locked", "increase" or "decrease"."""
-        name = self._check_feature(name, "name")
+        name = self._check_feature(name, "constraint")
         if name in self.fixed:
             return "locked"
         return self.monotone.get(name, "free")
@@ -701,7 +701,7 @@ class FlipPointWidget(InputWidget):
             May change either way, may not change, may only increase, may only
             decrease (the last two not for categorical features).
         """
-        name = self._check_feature(name, "name")
+        name = self._check_feature(name, "set_constraint")
         kind = check_option(kind, "kind", list(CONSTRAINTS))
         fixed = [f for f in self.fixed if f != name] + ([name] if kind == "locked" else [])
         monotone = {k: v for k, v in self.monotone.items() if k != name}
