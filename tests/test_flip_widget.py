@@ -266,6 +266,11 @@ def test_report_tab_equals_flip_report(credit, credit_model, widgets):
     )
     pd.testing.assert_frame_equal(w.report.table, direct.table)
     assert "income + savings" in w.report.kinds
+    # Back on the first tab, a new input makes the shown report stale: it is dropped.
+    w.tab = "flip point"
+    w.set_feature("income", 50.0)
+    w.wait()
+    assert w.report is None and "computed when this tab is shown" in w.report_html.value
 
 
 def test_audit_tab_equals_flip_audit_is_cached_and_can_be_stopped(credit, credit_model, widgets):

@@ -68,6 +68,7 @@ _SCALES = (
 )
 _SCALE_TEXT = {"std": "training-std scales", "range": "range scales", "unit": "raw units"}
 _ALL_ROWS = "all test rows"
+_REPORT_PENDING = "<i>The report is computed when this tab is shown.</i>"
 _CHANGED = "#e07000"
 _BOX = "padding:6px 10px;margin:2px 0 6px 0;border-radius:3px"
 
@@ -293,6 +294,7 @@ class FlipPointWidget(InputWidget):
         self._audits = _Recent(16)
         self._audit_drawings = _Recent(16)  # key -> (audit, PNG, tables): instant switching
         self._drawn: tuple[Any, str] | None = None
+        self._report_key: Any = None
 
         self._build_header()
         self._build_constraints()
@@ -477,7 +479,7 @@ class FlipPointWidget(InputWidget):
         )
         traitlets.link((self.pairs_box, "value"), (self, "pairs"))
         self.report_html = ipywidgets.HTML(
-            "<i>The report is computed when this tab is shown.</i>",
+            _REPORT_PENDING,
             layout=ipywidgets.Layout(max_width="1000px", overflow="auto"),
         )
         intro = ipywidgets.HTML(
@@ -774,7 +776,11 @@ class FlipPointWidget(InputWidget):
         if fp is None:
             fp = closest(self.model, x, **options)
             self._flips.put(key, fp)
-        result: dict[str, Any] = {"fp": fp, "remembered": remembered}
+        result: dict[str, Any] = {
+            "fp": fp,
+            "remembered": remembered,
+            "report_key": (key, state["pairs"]),
+        }
         if fp.feasible:
             curve = self._paths.get((key, towards))
             if curve is None:
@@ -784,7 +790,7 @@ class FlipPointWidget(InputWidget):
             result["position"] = fp.path([state["t"]], towards=towards)
             result["at"] = fp.at(state["t"], towards=towards)
         if state["tab"] == "report":
-            report_key = (key, state["pairs"])
+            report_key = result["report_key"]
             result["report"] = self._reports.get(report_key)
             if result["report"] is None:
                 start = time.perf_counter()
@@ -813,8 +819,15 @@ class FlipPointWidget(InputWidget):
             self.position_box.value = ""
         self.view.render(full)
         if "report" in result:
-            self.report_html.value = self._report_html(result["report"])
+            if self._report_key != result["report_key"]:
+                self.report_html.value = self._report_html(result["report"])
+                self._report_key = result["report_key"]
             self.set_trait("report", result["report"])
+        elif self._report_key != result["report_key"] and self.report is not None:
+            # The shown report belongs to another input or other constraints.
+            self.set_trait("report", None)
+            self.report_html.value = _REPORT_PENDING
+            self._report_key = None
         self.set_trait("flip_point", fp)
         self.set_trait("path", result.get("curve"))
         self.set_trait("position", result.get("position"))
