@@ -1,7 +1,8 @@
 """Interactive widgets (ipywidgets): they own controls and layout, never numerics.
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
-``CompareWidget`` explains the same input with several methods side by side.
+``CompareWidget`` explains the same input with several methods side by side;
+``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -23,6 +24,7 @@ from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._regions import RegionWidget
 
 __all__ = [
     "PARAMETERS",
@@ -36,6 +38,7 @@ __all__ = [
     "InputWidget",
     "Param",
     "ParamControls",
+    "RegionWidget",
     "TabularInput",
     "WidgetBase",
     "describe",
