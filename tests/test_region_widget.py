@@ -316,6 +316,27 @@ def test_bad_input_raises_naming_the_argument(credit, credit_model, digits, digi
     )
 
 
+def test_many_features_show_the_largest_weights_and_the_active_one(
+    breast_cancer, breast_cancer_model, widgets
+):
+    w = xw.RegionWidget(breast_cancer_model, breast_cancer, index=1, show_map=False)
+    widgets.append(w)
+    e = w.wait()
+    bars = w._displays["bars"]
+    assert breast_cancer.n_features == 30 and len(bars.rows) == 19 and len(bars.bars) == 20
+    original = LinearRegion(breast_cancer_model, normalize=True).explain(breast_cancer.X_test[1])
+    largest = np.argsort(-np.abs(original.values), kind="stable")[:19]
+    assert bars.rows == largest.tolist()
+    np.testing.assert_allclose([b.get_width() for b in bars.bars[:19]], e.values[largest])
+    np.testing.assert_allclose(bars.bars[19].get_width(), np.delete(e.values, largest).sum())
+    quiet = breast_cancer.feature_names[int(np.argmin(np.abs(original.values)))]
+    w.feature = quiet  # a small weight: its row is shown too, in place of the 19th
+    w.wait()
+    column = breast_cancer.feature_names.index(quiet)
+    assert column in w._displays["bars"].rows
+    assert w.curve.feature == quiet
+
+
 def test_nothing_passed_in_is_mutated(credit, credit_model, widgets):
     state = {k: v.clone() for k, v in credit_model.torch_module.state_dict().items()}
     training = credit_model.torch_module.training

@@ -63,15 +63,13 @@ def unsupported_reason(model: Any) -> str | None:
     try:
         LinearRegion(model)
     except (TypeError, ValueError) as exc:
-        reason = str(exc)
-    else:  # pragma: no cover - applies_to is stricter than the constructor
-        return None
-    return (
-        "RegionWidget shows exact linear regions, which only piecewise-linear networks "
-        "have (Linear and convolution layers with ReLU or LeakyReLU, returning logits). "
-        f"This model is not one: {reason} For other models, use "
-        "xw.ExplainerWidget with a method that applies to them."
-    )
+        return (
+            "RegionWidget shows exact linear regions, which only piecewise-linear networks "
+            "have (Linear and convolution layers with ReLU or LeakyReLU, returning logits). "
+            f"This model is not one: {exc} For other models, use xw.ExplainerWidget with a "
+            "method that applies to them."
+        )
+    return None
 
 
 class _Banner:
@@ -161,6 +159,9 @@ class RegionWidget(InputWidget):
         and ``current`` set to the current input and its region.
     map_cached : bool
         Whether the map shown came from the widget's cache.
+    map_timings : dict
+        Of the last map shown: ``compute_s`` (finding it, on the map's worker thread,
+        or taking it from the cache) and ``show_s`` (drawing it and encoding the PNG).
     map_busy : bool
         The map is being computed.
 
@@ -236,6 +237,7 @@ class RegionWidget(InputWidget):
         self._map_drawn: tuple[Any, ...] | None = None
         self._windows: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
         self._map_info = ""
+        self.map_timings: dict[str, float] = {}
         self._syncing = False
 
         names = list(self._numeric.values())
@@ -267,7 +269,7 @@ class RegionWidget(InputWidget):
             names=["features", "color", "color_feature", "max_regions", "zoom", "show_map"],
         )
         self.observe(self._on_x_follow, names="x")
-        self.observe(self._sync_map_controls, names=["features", "show_map", "color_feature"])
+        self.observe(self._sync_map_controls, names=["features", "show_map"])
         self._sync_map_controls(None)
 
         self.children = [
@@ -484,14 +486,23 @@ class RegionWidget(InputWidget):
         rows = min(self.dataset.n_features, MAX_ROWS)
         return (6.6, 2.6 + 0.55 + 0.25 * rows + 1.0)
 
-    def _build(self, normalize: bool) -> None:
+    def _rows(self, reference: Explanation, column: int) -> list[int] | None:
+        """All columns, or the MAX_ROWS - 1 largest original weights and the active one."""
+        if self.dataset.n_features <= MAX_ROWS:
+            return None
+        magnitude = np.abs(np.asarray(reference.values, dtype=float).reshape(-1))
+        rows = np.argsort(-magnitude, kind="stable")[: MAX_ROWS - 1].tolist()
+        if column not in rows:
+            rows[-1] = column
+        return rows
+
+    def _build(self, normalize: bool, rows: list[int] | None) -> None:
         self.view.clear()
         self._displays.clear()
-        rows = min(self.dataset.n_features, MAX_ROWS)
         # Two subfigures, so that the curve spans the width rather than lining up with
         # the bars (whose feature names take the left third).
         top, bottom = self.view.figure.subfigures(
-            2, 1, height_ratios=[3.05, 0.25 * rows + 1.0], hspace=0.0
+            2, 1, height_ratios=[3.05, 0.25 * min(self.dataset.n_features, MAX_ROWS) + 1.0]
         )
         curve_axes, banner_axes = top.subplots(2, 1, height_ratios=[2.6, 0.45])
         self._displays["curve"] = CurveDisplay(curve_axes, self.model.class_names, fontsize=10)
@@ -504,7 +515,7 @@ class RegionWidget(InputWidget):
         self._displays["bars"] = AttributionBars(
             bottom.add_subplot(),
             self.model.feature_names,
-            None if self.dataset.n_features <= MAX_ROWS else list(range(MAX_ROWS - 1)),
+            rows,
             xlabel=label,
             fontsize=10,
         )
@@ -554,13 +565,14 @@ class RegionWidget(InputWidget):
     def _show(self, state: dict[str, Any], result: tuple) -> None:
         explanation, reference, region, curve = result
         start = time.perf_counter()
-        if self._layout != (state["normalize"],):
-            self._build(state["normalize"])
-            self._layout = (state["normalize"],)
+        column = self.model.feature_names.index(state["feature"])
+        layout = (state["normalize"], self._rows(reference, column))
+        if self._layout != layout:
+            self._build(*layout)
+            self._layout = layout
         full = self._displays["curve"].update(curve, target=explanation.target)
         bars = self._displays["bars"]
         full |= bars.update(explanation, reference)
-        column = self.model.feature_names.index(state["feature"])
         for row, bar in zip(bars.rows, bars.bars, strict=False):
             bar.set_edgecolor("black" if row == column else "none")
             bar.set_linewidth(1.8 if row == column else 0.0)
@@ -706,7 +718,9 @@ class RegionWidget(InputWidget):
         if error is None:
             try:
                 result, seconds = timed
+                start = time.perf_counter()
                 self._show_map(state, result, seconds)
+                self.map_timings = {"compute_s": seconds, "show_s": time.perf_counter() - start}
                 self._set_map_error(None)
                 return
             except Exception as exc:
