@@ -230,6 +230,7 @@ class RegionWidget(InputWidget):
             raise ValueError("RegionWidget needs a data set with at least one numeric feature.")
         self._unsupported = unsupported_reason(self.model)
         self._cache = ExplanationCache(self.model)
+        self._map_explainer: LinearRegion | None = None
         self._maps: OrderedDict[Any, tuple[int, RegionMap]] = OrderedDict()
         self._map_serial = 0
         self._errors: dict[str, BaseException | None] = {"main": None, "map": None}
@@ -478,9 +479,6 @@ class RegionWidget(InputWidget):
         if self._map_worker is not None and self._unsupported is None:
             self._map_worker.submit(self._map_state())
 
-    def _explainer(self, normalize: bool = False) -> LinearRegion:
-        return self._cache.explainer(_METHOD, {"normalize": normalize})
-
     # ------------------------------------------------------------------ curve and weights
     def _figsize(self) -> tuple[float, float]:
         rows = min(self.dataset.n_features, MAX_ROWS)
@@ -538,7 +536,7 @@ class RegionWidget(InputWidget):
         params = {"normalize": state["normalize"]}
         explanation, _ = self._cache.explain(_METHOD, params, state["x"], state["target"])
         reference, _ = self._cache.explain(_METHOD, params, state["original"], explanation.target)
-        explainer = self._explainer()
+        explainer = self._cache.explainer(_METHOD, {"normalize": False})
         return (
             explanation,
             reference,
@@ -633,7 +631,10 @@ class RegionWidget(InputWidget):
         """The map of the slice through ``x`` (from the cache when it holds it)."""
         if not state["show_map"]:
             return None
-        explainer = self._explainer()
+        # Its own explainer: the main worker's cache is not shared between threads.
+        if self._map_explainer is None:
+            self._map_explainer = LinearRegion(self.model)
+        explainer = self._map_explainer
         x = state["x"].reshape(-1)
         columns = [self.model.feature_names.index(f) for f in state["features"]]
         low, high = self._window(state, x[columns], columns)
@@ -831,6 +832,7 @@ class RegionWidget(InputWidget):
     def refresh(self) -> None:
         """Forget remembered results and recompute (for example after retraining)."""
         self._cache = ExplanationCache(self.model)
+        self._map_explainer = None
         self._maps = OrderedDict()
         self._windows = {}
         self._map_drawn = None
