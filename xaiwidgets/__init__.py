@@ -13,7 +13,7 @@ __version__ = "0.1.0.dev0"
 from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget, SanityCheckWidget
+from .widgets import CompareWidget, ExplainerWidget, RegionWidget, SanityCheckWidget
 
 __all__ = [
     "CompareWidget",
@@ -22,6 +22,7 @@ __all__ = [
     "Explanation",
     "Feature",
     "Model",
+    "RegionWidget",
     "SanityCheckWidget",
     "__version__",
     "analysis",

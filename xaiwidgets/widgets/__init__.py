@@ -3,6 +3,7 @@
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
 ``CompareWidget`` explains the same input with several methods side by side;
 ``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
+``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -24,6 +25,7 @@ from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._regions import RegionWidget
 from ._sanity import SanityCheckWidget
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "InputWidget",
     "Param",
     "ParamControls",
+    "RegionWidget",
     "SanityCheckWidget",
     "TabularInput",
     "WidgetBase",
