@@ -13,7 +13,13 @@ __version__ = "0.1.0.dev0"
 from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget, FlipPointWidget
+from .widgets import (
+    CompareWidget,
+    ExplainerWidget,
+    FlipPointWidget,
+    RegionWidget,
+    SanityCheckWidget,
+)
 
 __all__ = [
     "CompareWidget",
@@ -23,6 +29,8 @@ __all__ = [
     "Feature",
     "FlipPointWidget",
     "Model",
+    "RegionWidget",
+    "SanityCheckWidget",
     "__version__",
     "analysis",
     "datasets",

@@ -259,7 +259,7 @@ class Model:
             chunks = []
             with self.inference(), torch.no_grad():
                 for rows in self._row_chunks(len(batch)):
-                    tensor = torch.as_tensor(batch[rows], dtype=self.torch_dtype)
+                    tensor = torch.tensor(batch[rows], dtype=self.torch_dtype)
                     chunks.append(self.torch_outputs(tensor, self.default_output).double().numpy())
             scores = np.concatenate(chunks)
         else:

@@ -19,19 +19,24 @@ from ._flip import (
 )
 from ._live import AttributionBars, LiveFigure, ProbabilityBars
 from ._normalize import normalize_for_display
-from ._sanity import plot_map_strip, plot_similarity_bars, plot_similarity_curve
+from ._regions import CurveDisplay, RegionMapMarker, plot_curve, plot_region_map
+from ._sanity import MapStrip, plot_map_strip, plot_similarity_bars, plot_similarity_curve
 
 __all__ = [
     "AttributionBars",
     "AttributionImage",
+    "CurveDisplay",
     "FlipPathDisplay",
     "LiveFigure",
+    "MapStrip",
     "ProbabilityBars",
+    "RegionMapMarker",
     "normalize_for_display",
     "plot",
     "plot_bars",
     "plot_bias_test",
     "plot_change_frequency",
+    "plot_curve",
     "plot_directions",
     "plot_flip_changes",
     "plot_flip_path",
@@ -39,6 +44,7 @@ __all__ = [
     "plot_loadings",
     "plot_map_strip",
     "plot_ranking",
+    "plot_region_map",
     "plot_similarity_bars",
     "plot_similarity_curve",
 ]

@@ -2,6 +2,8 @@
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
 ``CompareWidget`` explains the same input with several methods side by side;
+``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
+``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 ``FlipPointWidget`` finds the closest flip point, its report and a group audit.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
@@ -25,6 +27,8 @@ from ._explainer import ExplainerWidget, describe, method_label
 from ._flip import FlipPointWidget
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._regions import RegionWidget
+from ._sanity import SanityCheckWidget
 
 __all__ = [
     "PARAMETERS",
@@ -39,6 +43,8 @@ __all__ = [
     "InputWidget",
     "Param",
     "ParamControls",
+    "RegionWidget",
+    "SanityCheckWidget",
     "TabularInput",
     "WidgetBase",
     "describe",
