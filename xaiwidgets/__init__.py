@@ -13,7 +13,15 @@ __version__ = "0.1.0.dev0"
 from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget, SanityCheckWidget, Workbench, demo
+from .widgets import (
+    CompareWidget,
+    ExplainerWidget,
+    FlipPointWidget,
+    RegionWidget,
+    SanityCheckWidget,
+    Workbench,
+    demo,
+)
 
 __all__ = [
     "CompareWidget",
@@ -21,7 +29,9 @@ __all__ = [
     "ExplainerWidget",
     "Explanation",
     "Feature",
+    "FlipPointWidget",
     "Model",
+    "RegionWidget",
     "SanityCheckWidget",
     "Workbench",
     "__version__",

@@ -3,6 +3,8 @@
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
 ``CompareWidget`` explains the same input with several methods side by side;
 ``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
+``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
+``FlipPointWidget`` finds the closest flip point, its report and a group audit.
 ``Workbench`` puts every widget that applies to a model in tabs (``demo()`` opens it
 on the credit data and its demo model).
 
@@ -24,8 +26,10 @@ walks through it. The reusable parts are
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
+from ._flip import FlipPointWidget
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._regions import RegionWidget
 from ._sanity import SanityCheckWidget
 from ._workbench import TABS, Tab, Workbench, demo
 
@@ -37,11 +41,13 @@ __all__ = [
     "ExplainerWidget",
     "ExplanationCache",
     "FigureView",
+    "FlipPointWidget",
     "ImageInput",
     "InputControls",
     "InputWidget",
     "Param",
     "ParamControls",
+    "RegionWidget",
     "SanityCheckWidget",
     "Tab",
     "TabularInput",

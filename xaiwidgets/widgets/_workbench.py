@@ -22,12 +22,25 @@ from ..core.dataset import Dataset
 from ..core.explainer import available
 from ..core.model import Model, wrap
 from ..core.validation import check_int
+from ..explainers.linear_region import LinearRegion
 from ._base import InputWidget, _check_dataset, css_class, error_html
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget
+from ._flip import FlipPointWidget
+from ._regions import RegionWidget
 from ._sanity import SanityCheckWidget
 
-__all__ = ["TABS", "Tab", "Workbench", "demo", "everywhere", "explore", "gradients"]
+__all__ = [
+    "TABS",
+    "Tab",
+    "Workbench",
+    "demo",
+    "everywhere",
+    "explore",
+    "gradients",
+    "relu_network",
+    "tabular",
+]
 
 
 def everywhere(model: Model, dataset: Dataset) -> bool:
@@ -38,6 +51,16 @@ def everywhere(model: Model, dataset: Dataset) -> bool:
 def gradients(model: Model, dataset: Dataset) -> bool:
     """Predicate of a tab that needs gradients (a torch model): False for scikit-learn."""
     return model.differentiable
+
+
+def tabular(model: Model, dataset: Dataset) -> bool:
+    """Predicate of a tab that works feature by feature: tabular data only."""
+    return dataset.kind == "tabular"
+
+
+def relu_network(model: Model, dataset: Dataset) -> bool:
+    """Predicate of the exact linear regions: a piecewise-linear network, tabular data."""
+    return tabular(model, dataset) and LinearRegion.applies_to(model)
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,8 @@ TABS: list[Tab] = [
     Tab("Explore", explore),
     Tab("Compare", CompareWidget),
     Tab("Sanity checks", SanityCheckWidget, gradients, "a torch model, to randomize its layers"),
+    Tab("Flip points", FlipPointWidget, tabular, "tabular data (a constraint per feature)"),
+    Tab("Regions", RegionWidget, relu_network, "a ReLU network on tabular data"),
 ]
 
 
