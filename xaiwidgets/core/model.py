@@ -45,6 +45,13 @@ class _EvalModeGuard:
         self._depth = 0
         self._saved: list[torch.nn.Module] = []
 
+    def __getstate__(self) -> dict:
+        # A lock cannot be pickled; a copy (for a joblib worker process) starts idle.
+        return {"_module": self._module}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["_module"])
+
     @contextmanager
     def __call__(self) -> Iterator[None]:
         with self._lock:
