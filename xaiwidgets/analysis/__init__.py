@@ -1,0 +1,1 @@
+"""Analyses built on explainers: sanity checks, similarity metrics, audits."""
