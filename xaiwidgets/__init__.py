@@ -10,7 +10,7 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import datasets, explainers, plotting, zoo
+from . import bugs, datasets, debugging, explainers, influence, plotting, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 
@@ -20,8 +20,11 @@ __all__ = [
     "Feature",
     "Model",
     "__version__",
+    "bugs",
     "datasets",
+    "debugging",
     "explainers",
+    "influence",
     "plot",
     "plotting",
     "wrap",
