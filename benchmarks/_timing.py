@@ -62,3 +62,29 @@ def _format(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+def paired_times(
+    fns: list[Callable[[], object]], repeats: int, warmup: int = 1
+) -> list[list[float]]:
+    """Seconds of each call of each callable, timed in alternation, round by round.
+
+    Taking turns exposes ours and the reference to the same load on a shared machine;
+    compare them with :func:`median_ratio`.
+    """
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    gc.collect()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return times
+
+
+def median_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of the per-round time ratio: steadier than a ratio of medians."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))

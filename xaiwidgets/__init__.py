@@ -10,23 +10,40 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import bugs, datasets, debugging, explainers, influence, plotting, zoo
+from . import (
+    analysis,
+    bugs,
+    datasets,
+    debugging,
+    explainers,
+    flip,
+    influence,
+    plotting,
+    sanity,
+    zoo,
+)
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
+from .widgets import CompareWidget, ExplainerWidget
 
 __all__ = [
+    "CompareWidget",
     "Dataset",
+    "ExplainerWidget",
     "Explanation",
     "Feature",
     "Model",
     "__version__",
+    "analysis",
     "bugs",
     "datasets",
     "debugging",
     "explainers",
+    "flip",
     "influence",
     "plot",
     "plotting",
+    "sanity",
     "wrap",
     "zoo",
 ]

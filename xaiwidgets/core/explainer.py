@@ -24,6 +24,20 @@ __all__ = ["Explainer", "available", "get", "register"]
 
 _REGISTRY: dict[str, type[Explainer]] = {}
 
+#: The order in which menus list the methods (DESIGN.md's registry list).
+TEACHING_ORDER = (
+    "gradient",
+    "gradient_x_input",
+    "smoothgrad",
+    "ig",
+    "guided_backprop",
+    "lime",
+    "shap",
+    "flip_point",
+    "linear_region",
+    "fimap",
+)
+
 
 class Explainer:
     """Base class: one attribution method, configured once, applied with ``explain``.
@@ -221,12 +235,18 @@ def get(name: str) -> type[Explainer]:
 
 
 def available(model: Model | None = None) -> list[str]:
-    """Registered explainer names, in registration order; only those that apply to ``model``.
+    """Registered explainer names that apply to ``model`` (all if None), in teaching order.
+
+    The order is the course's (:data:`TEACHING_ORDER`: gradients first, then
+    perturbation methods, then boundary-based ones), whatever order modules were
+    imported in; methods registered by users come last.
 
     Examples
     --------
     >>> import xaiwidgets as xw
-    >>> "ig" in xw.explainers.available()
-    True
+    >>> xw.explainers.available()[:4]
+    ['gradient', 'gradient_x_input', 'smoothgrad', 'ig']
     """
-    return [name for name, cls in _REGISTRY.items() if model is None or cls.applies_to(model)]
+    rank = {name: i for i, name in enumerate(TEACHING_ORDER)}
+    names = sorted(_REGISTRY, key=lambda name: rank.get(name, len(rank)))
+    return [name for name in names if model is None or _REGISTRY[name].applies_to(model)]

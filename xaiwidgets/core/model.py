@@ -46,7 +46,7 @@ class _EvalModeGuard:
         self._saved: list[torch.nn.Module] = []
 
     def __getstate__(self) -> dict:
-        # A lock cannot be pickled; a copy (for a joblib worker process) starts idle.
+        # Pickled (for a worker process) only between uses: the lock is recreated.
         return {"_module": self._module}
 
     def __setstate__(self, state: dict) -> None:
@@ -259,7 +259,7 @@ class Model:
             chunks = []
             with self.inference(), torch.no_grad():
                 for rows in self._row_chunks(len(batch)):
-                    tensor = torch.as_tensor(batch[rows], dtype=self.torch_dtype)
+                    tensor = torch.tensor(batch[rows], dtype=self.torch_dtype)
                     chunks.append(self.torch_outputs(tensor, self.default_output).double().numpy())
             scores = np.concatenate(chunks)
         else:

@@ -14,6 +14,7 @@ import torch
 from .. import __version__
 from ..core.cache import cache_dir
 from ..core.dataset import Dataset
+from ..core.threads import torch_threads
 
 __all__ = ["Checkpoint", "cached_model", "fit", "fold_checkpoints", "fold_standardization"]
 
@@ -75,7 +76,12 @@ def cached_model(
     torch.nn.Module
         In eval mode.
     """
-    key = {**key, "xaiwidgets": __version__, "torch": torch.__version__.split("+")[0]}
+    key = {
+        **key,
+        "xaiwidgets": __version__,
+        "torch": torch.__version__.split("+")[0],
+        "training_threads": 1,
+    }
     text = json.dumps(key, sort_keys=True, default=str)
     path = (
         cache_dir() / "models" / f"{key['kind']}-{hashlib.sha1(text.encode()).hexdigest()[:20]}.pt"
@@ -130,6 +136,8 @@ def fit(
 
     The caller's global torch random state is not touched (a private generator
     drives the shuffles; initialisation happens in the caller under ``fork_rng``).
+    Training runs on one torch thread: these models are too small to gain from more,
+    and one thread makes the weights the same whatever the machine's core count.
     Returns ``checkpoints`` copies of the weights taken at evenly spaced epochs, the
     last one after the final epoch (for TracIn, Pruthi et al. 2020); keeping them
     does not change training.
@@ -142,24 +150,25 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss()
-    module.train()
     keep_after = {round(epochs * (k + 1) / checkpoints) for k in range(checkpoints)}
     kept = []
-    bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
-    for epoch in bar:
-        order = torch.randperm(len(inputs), generator=generator)
-        total = 0.0
-        for start in range(0, len(inputs), batch_size):
-            rows = order[start : start + batch_size]
-            optimizer.zero_grad()
-            loss = loss_fn(module(inputs[rows]), labels[rows])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(rows)
-        bar.set_postfix(loss=f"{total / len(inputs):.4f}")
-        if epoch + 1 in keep_after:
-            state = {name: value.detach().clone() for name, value in module.state_dict().items()}
-            kept.append(Checkpoint(epoch + 1, state, lr))
+    with torch_threads(1):
+        module.train()
+        bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
+        for epoch in bar:
+            order = torch.randperm(len(inputs), generator=generator)
+            total = 0.0
+            for start in range(0, len(inputs), batch_size):
+                rows = order[start : start + batch_size]
+                optimizer.zero_grad()
+                loss = loss_fn(module(inputs[rows]), labels[rows])
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(rows)
+            bar.set_postfix(loss=f"{total / len(inputs):.4f}")
+            if epoch + 1 in keep_after:
+                state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                kept.append(Checkpoint(epoch + 1, state, lr))
     module.eval()
     return kept
 

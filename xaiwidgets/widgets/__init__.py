@@ -1,0 +1,46 @@
+"""Interactive widgets (ipywidgets): they own controls and layout, never numerics.
+
+``ExplainerWidget`` perturbs one input and shows its explanation live;
+``CompareWidget`` explains the same input with several methods side by side.
+
+To build a new widget, subclass :class:`InputWidget` (one input explored with
+controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
+walks through it. The reusable parts are
+
+- :func:`input_controls` (:class:`TabularInput`, :class:`ImageInput`): the test-row
+  picker with true and predicted class, a control per feature or the image
+  perturbations, and reset;
+- :class:`ParamControls` with the declarative table :data:`PARAMETERS`, and
+  :class:`ExplanationCache` (explainers built once, explanations remembered);
+- :class:`FigureView`: an Agg figure in an ``ipywidgets.Image``, redrawn in place with
+  the displays of :mod:`xaiwidgets.plotting`;
+- the worker thread of :class:`WidgetBase`: newest request wins, stale results dropped,
+  busy indicator, ``wait()``, errors shown inside the widget.
+"""
+
+from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
+from ._compare import CompareWidget
+from ._explainer import ExplainerWidget, describe, method_label
+from ._inputs import ImageInput, InputControls, TabularInput, input_controls
+from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+
+__all__ = [
+    "PARAMETERS",
+    "Array",
+    "CompareWidget",
+    "ExplainerWidget",
+    "ExplanationCache",
+    "FigureView",
+    "ImageInput",
+    "InputControls",
+    "InputWidget",
+    "Param",
+    "ParamControls",
+    "TabularInput",
+    "WidgetBase",
+    "describe",
+    "input_controls",
+    "method_label",
+    "method_params",
+    "png_bytes",
+]
