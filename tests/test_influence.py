@@ -24,17 +24,16 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import xaiwidgets as xw
 from xaiwidgets.analysis import influence as influence_module
+from xaiwidgets.core.threads import torch_threads
 
 captum_influence = pytest.importorskip("captum.influence")
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
-    """These small models run fastest on one thread, above all on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    """The retraining oracles run fastest on one thread, above all on shared cores."""
+    with torch_threads(1):
+        yield
 
 
 def _state(module: torch.nn.Module) -> dict:
@@ -479,7 +478,7 @@ def test_bad_arguments_are_named(credit, credit_model, credit_subset):
     with pytest.raises(TypeError, match="torch"):
         from sklearn.linear_model import LogisticRegression as LR
 
-        IF(xw.wrap(LR().fit(X, y), credit), X, y)
+        IF(xw.wrap(LR(max_iter=1000).fit(X, y), credit), X, y)
     with pytest.raises(ValueError, match="X_train"):
         IF(credit_model, X[:, :5], y)
     with pytest.raises(ValueError, match="y_train"):

@@ -35,11 +35,13 @@ __all__ = [
     "Bug",
     "NoisyLabels",
     "OutOfDistribution",
+    "ParameterRandomization",
     "SpuriousSignal",
     "clear_cache",
     "noise_images",
     "noisy_labels",
     "out_of_distribution",
+    "parameter_randomization",
     "spurious_signal",
     "train_pair",
 ]
@@ -79,7 +81,8 @@ class Bug:
     """A planted bug: contaminated training data and its clean counterpart.
 
     Create one with :func:`spurious_signal`, :func:`noisy_labels` or
-    :func:`out_of_distribution`; train the pair of models with :func:`train_pair`.
+    :func:`out_of_distribution` or :func:`parameter_randomization`; train the pair of
+    models with :func:`train_pair`.
 
     Attributes
     ----------
@@ -283,6 +286,54 @@ class OutOfDistribution(Bug):
     def y_ood(self) -> np.ndarray:
         """Labels of :attr:`X_ood`."""
         return self.clean.y_test[self._ood_rows]
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class ParameterRandomization(Bug):
+    """Model contamination: some trained layers re-initialized (thesis Sec. 4.3).
+
+    Made by :func:`parameter_randomization`. The data are clean (``bug.dataset`` is
+    ``bug.clean``); :func:`train_pair` trains the normal model and derives the buggy
+    one from it with :func:`xaiwidgets.sanity.randomize`, the re-initialization of
+    the sanity checks.
+
+    Attributes
+    ----------
+    layers : int, str, tuple of str or None
+        What is re-initialized: the top ``k`` layers (an int), named layers, or all.
+    init : str
+        The re-initialization (see :func:`xaiwidgets.sanity.randomize`).
+    seed : int
+        Its seed.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> bug = xw.bugs.parameter_randomization(xw.datasets.load_digits(), layers=1)
+    >>> bug.dataset is bug.clean
+    True
+    """
+
+    kind: ClassVar[str] = "parameter_randomization"
+
+    layers: int | str | tuple[str, ...] | None = 1
+    init: str = "reset"
+    seed: int = 0
+
+    def _buggy_from(self, normal: Model, train: Callable[[Dataset], Model]) -> Model:
+        from .sanity import layers as layer_names
+        from .sanity import randomize
+
+        chosen: Any = self.layers
+        if isinstance(chosen, int):
+            names = layer_names(normal)
+            if chosen > len(names):
+                raise ValueError(
+                    f"The 'layers' parameter asks for the top {chosen} layers; the model "
+                    f"has {len(names)}: {names}."
+                )
+            chosen = names[:chosen]
+        return randomize(normal, chosen, init=self.init, seed=self.seed)
 
 
 # ============================================================================ spurious signal
@@ -761,6 +812,80 @@ def noise_images(dataset: Dataset, n: int = 100, *, seed: int = 0) -> np.ndarray
     return np.clip(X, low, high)
 
 
+# ================================================================= parameter contamination
+def parameter_randomization(
+    dataset: Dataset,
+    layers: int | str | Sequence[str] | None = 1,
+    *,
+    init: str = "reset",
+    seed: int = 0,
+) -> ParameterRandomization:
+    """Model contamination: the buggy model is the normal one with layers re-initialized.
+
+    The randomization of the sanity checks (:func:`xaiwidgets.sanity.randomize`,
+    Adebayo et al. 2018), reused: the top layers of the trained model (cascading
+    from the logits down) or named layers get fresh weights under ``seed``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The (clean) training data of both models.
+    layers : int, str, sequence of str or None, default=1
+        The top ``k`` parameterized layers (an int), layer names (as listed by
+        :func:`xaiwidgets.sanity.layers`), or ``None`` for every layer.
+    init : {"reset", "truncated_normal"}, default="reset"
+        How to re-initialize (see :func:`xaiwidgets.sanity.randomize`).
+    seed : int, default=0
+        Seed of the new weights.
+
+    Returns
+    -------
+    ParameterRandomization
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_digits()
+    >>> bug = xw.bugs.parameter_randomization(ds, layers=2)
+    >>> normal, buggy = xw.bugs.train_pair(bug, xw.zoo.train_cnn, progress=False)
+    >>> xw.zoo.accuracy(buggy.torch_module, ds)["test"] < 0.5
+    True
+    """
+    dataset = _check_dataset(dataset)
+    if isinstance(layers, bool) or not (
+        layers is None or isinstance(layers, (int, str, Sequence))
+    ):
+        raise TypeError(
+            "The 'layers' parameter must be an int (top layers), a layer name, a list of "
+            f"names or None; got {layers!r}."
+        )
+    if isinstance(layers, int):
+        layers = check_int(layers, "layers", low=1)
+    elif layers is not None and not isinstance(layers, str):
+        layers = tuple(str(name) for name in layers)
+    init = check_option(init, "init", ["reset", "truncated_normal"])
+    seed = check_int(seed, "seed", low=0)
+    if isinstance(layers, int):
+        what = f"the top {layers} layer{'s' if layers > 1 else ''}"
+    elif layers is None:
+        what = "every layer"
+    else:
+        what = f"layers {layers}"
+    description = (
+        f"Parameter randomization: {what} of the trained model re-initialized "
+        f"({init}, seed {seed})."
+    )
+    return ParameterRandomization(
+        dataset=dataset,
+        clean=dataset,
+        description=description,
+        params={"layers": layers, "init": init, "seed": seed},
+        layers=layers,
+        init=init,
+        seed=seed,
+    )
+
+
 # ============================================================================ training the pair
 _PAIRS: dict[tuple[Any, ...], tuple[Model, Model]] = {}
 
@@ -795,8 +920,9 @@ def train_pair(
     Parameters
     ----------
     bug : Bug
-        From :func:`spurious_signal`, :func:`noisy_labels` or
-        :func:`out_of_distribution`.
+        From :func:`spurious_signal`, :func:`noisy_labels`,
+        :func:`out_of_distribution` or :func:`parameter_randomization` (whose
+        buggy model is the normal one, randomized).
     train_fn : callable
         ``train_fn(dataset, **kwargs)`` returns a trained classifier that
         :func:`xaiwidgets.wrap` accepts, for example ``xw.zoo.train_cnn``.
