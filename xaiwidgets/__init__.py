@@ -24,7 +24,7 @@ from . import (
 )
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget
+from .widgets import CompareWidget, ExplainerWidget, RegionWidget, SanityCheckWidget
 
 __all__ = [
     "CompareWidget",
@@ -33,6 +33,8 @@ __all__ = [
     "Explanation",
     "Feature",
     "Model",
+    "RegionWidget",
+    "SanityCheckWidget",
     "__version__",
     "analysis",
     "bugs",

@@ -18,14 +18,17 @@ from ._flip import (
 )
 from ._live import AttributionBars, LiveFigure, ProbabilityBars
 from ._normalize import normalize_for_display
-from ._regions import plot_curve, plot_region_map
-from ._sanity import plot_map_strip, plot_similarity_bars, plot_similarity_curve
+from ._regions import CurveDisplay, RegionMapMarker, plot_curve, plot_region_map
+from ._sanity import MapStrip, plot_map_strip, plot_similarity_bars, plot_similarity_curve
 
 __all__ = [
     "AttributionBars",
     "AttributionImage",
+    "CurveDisplay",
     "LiveFigure",
+    "MapStrip",
     "ProbabilityBars",
+    "RegionMapMarker",
     "detection_curve",
     "normalize_for_display",
     "plot",

@@ -1,7 +1,9 @@
 """Matplotlib figures of exact linear regions: the 2-D region map and the 1-D curve.
 
 Pure functions: they take ``ax=None`` and return the axes, like every plot here. The
-numbers come from :class:`~xaiwidgets.explainers.LinearRegion`.
+numbers come from :class:`~xaiwidgets.explainers.LinearRegion`. :class:`CurveDisplay`
+and :class:`RegionMapMarker` draw the same things once and update them in place (see
+:mod:`xaiwidgets.plotting._live`), for widgets and animations.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap, TwoSlopeNorm
-from matplotlib.patches import Patch, Polygon
+from matplotlib.patches import Patch, Polygon, Rectangle
 
 from ..core.validation import check_option
 from ..explainers.linear_region import Curve, RegionMap
 
-__all__ = ["plot_curve", "plot_region_map"]
+__all__ = ["CurveDisplay", "RegionMapMarker", "plot_curve", "plot_region_map"]
 
 _EDGE = "0.25"
+_LINE, _TARGET_LINE = 1.6, 2.6
+#: Colour of the highlighted segment on a region map (the accent of the widgets).
+SEGMENT = "#e07000"
 
 
 def plot_region_map(
@@ -137,25 +142,7 @@ def plot_region_map(
         PolyCollection(region_map.polygons, facecolors="none", edgecolors=_EDGE, linewidths=0.4)
     )
     if mark:
-        i, j = region_map.columns
-        ax.add_patch(
-            Polygon(
-                region_map.polygons[region_map.current],
-                closed=True,
-                fill=False,
-                edgecolor="black",
-                linewidth=2.0,
-            )
-        )
-        ax.plot(
-            region_map.x[i],
-            region_map.x[j],
-            marker="*",
-            color="black",
-            markersize=13,
-            markeredgecolor="white",
-            linestyle="none",
-        )
+        RegionMapMarker(ax).update(region_map)
     ax.set_xlim(region_map.low[0], region_map.high[0])
     ax.set_ylim(region_map.low[1], region_map.high[1])
     ax.set_xlabel(region_map.features[0])
@@ -188,6 +175,10 @@ def plot_curve(
     -------
     Axes
 
+    See Also
+    --------
+    CurveDisplay : the same drawing, updated in place (for widgets and animations).
+
     Examples
     --------
     >>> import xaiwidgets as xw
@@ -199,29 +190,99 @@ def plot_curve(
     """
     if not isinstance(curve, Curve):
         raise TypeError(f"Expected a Curve; got {type(curve).__name__}.")
-    n_classes = curve.logits.shape[1]
-    if classes is None:
-        classes = list(range(min(n_classes, 10)))
-    classes = [int(c) for c in np.atleast_1d(classes)]
-    if any(not 0 <= c < n_classes for c in classes):
-        raise ValueError(f"classes must be in [0, {n_classes - 1}]; got {classes}.")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
-    palette = plt.get_cmap("tab10")
-    low, high = curve.interval
-    ax.axvspan(low, high, color="#ffd54f", alpha=0.35, linewidth=0, label="current linear piece")
-    for c in classes:
-        ax.plot(
-            curve.positions,
-            curve.logits[:, c],
-            color=palette(c % 10),
-            linewidth=1.6,
-            label=curve.class_names[c],
+    display = CurveDisplay(ax, curve.class_names, classes=classes, breakpoints=breakpoints)
+    display.update(curve)
+    ax.set_title(f"exact logits: {len(curve.breakpoints)} breakpoints", fontsize=10)
+    return ax
+
+
+class CurveDisplay:
+    """The exact logits along one feature, drawn once and updated in place.
+
+    Draws what :func:`plot_curve` draws (one line per class logit, the current linear
+    piece as a yellow band, every breakpoint as a tick along the bottom, the input as
+    dots on a dotted line), but keeps the artists so that a new :class:`Curve` only
+    changes their data. The axis limits are kept while the curve fits them; a curve
+    that leaves them, or shrinks to under a third of their height, rescales them.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        Where to draw.
+    class_names : sequence of str
+        One name per class logit.
+    classes : int, list of int or None
+        Which logits to draw; default all (at most 10).
+    breakpoints : bool, default=True
+        Tick every breakpoint along the bottom.
+    fontsize : float, default=10
+        Font size of the labels.
+
+    Attributes
+    ----------
+    lines : list of Line2D
+        One per drawn class.
+    band : Rectangle
+        The current linear piece.
+    ticks, cursor, points : Line2D
+        Breakpoints, the input's position, the logits there.
+    artists : list
+        Everything that moves on update (see :class:`~xaiwidgets.plotting.LiveFigure`).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> lr = xw.explainers.LinearRegion(xw.wrap(xw.zoo.train_mlp(ds), ds))
+    >>> display = CurveDisplay(plt.figure().add_subplot(), ds.class_names)
+    >>> display.update(lr.curve(ds.X_test[0], "income"), target=1)
+    True
+    >>> x = ds.X_test[0].copy()
+    >>> x[0] += 0.5
+    >>> display.update(lr.curve(x, "income"), target=1)  # same limits: no full redraw
+    False
+    """
+
+    def __init__(
+        self,
+        ax: Axes,
+        class_names: Any,
+        *,
+        classes: Any = None,
+        breakpoints: bool = True,
+        fontsize: float = 10,
+    ) -> None:
+        self.ax = ax
+        self.class_names = list(class_names)
+        n_classes = len(self.class_names)
+        if classes is None:
+            classes = list(range(min(n_classes, 10)))
+        self.classes = [int(c) for c in np.atleast_1d(classes)]
+        if any(not 0 <= c < n_classes for c in self.classes):
+            raise ValueError(f"classes must be in [0, {n_classes - 1}]; got {self.classes}.")
+        self.breakpoints = breakpoints
+        palette = plt.get_cmap("tab10")
+        self.band = Rectangle(
+            (0.0, 0.0),
+            0.0,
+            1.0,
+            transform=ax.get_xaxis_transform(),
+            color="#ffd54f",
+            alpha=0.35,
+            linewidth=0,
+            label="current linear piece",
         )
-    if breakpoints and len(curve.breakpoints):
-        ax.plot(
-            curve.breakpoints,
-            np.zeros_like(curve.breakpoints),
+        ax.add_patch(self.band)
+        self.lines = [
+            ax.plot([], [], color=palette(c % 10), linewidth=_LINE, label=self.class_names[c])[0]
+            for c in self.classes
+        ]
+        (self.ticks,) = ax.plot(
+            [],
+            [],
             linestyle="none",
             marker="|",
             markersize=8,
@@ -229,19 +290,148 @@ def plot_curve(
             transform=ax.get_xaxis_transform(),
             clip_on=False,
         )
-    current = curve(curve.current)[0]
-    ax.plot(
-        np.full(len(classes), curve.current),
-        current[classes],
-        linestyle="none",
-        marker="o",
-        color="black",
-        markersize=5,
-    )
-    ax.axvline(curve.current, color="black", linewidth=0.8, linestyle=":")
-    ax.set_xlim(curve.positions[0], curve.positions[-1])
-    ax.set_xlabel(curve.feature or "t")
-    ax.set_ylabel("logit")
-    ax.set_title(f"exact logits: {len(curve.breakpoints)} breakpoints", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
-    return ax
+        (self.cursor,) = ax.plot(
+            [], [], color="black", linewidth=0.8, linestyle=":", transform=ax.get_xaxis_transform()
+        )
+        (self.points,) = ax.plot([], [], linestyle="none", marker="o", color="black", markersize=5)
+        ax.set_ylabel("logit", fontsize=fontsize)
+        ax.tick_params(labelsize=fontsize - 1)
+        ax.legend(handles=[self.band, *self.lines], fontsize=fontsize - 2, loc="best")
+        self.artists: list[Any] = [self.band, *self.lines, self.ticks, self.cursor, self.points]
+        self._fontsize = fontsize
+        self._scaled = False
+
+    def update(self, curve: Curve, target: int | None = None) -> bool:
+        """Show ``curve``; the ``target`` logit's line is drawn thicker.
+
+        Returns
+        -------
+        bool
+            True when the axes' layout changed (limits or label) and the figure needs
+            a full redraw.
+        """
+        if not isinstance(curve, Curve):
+            raise TypeError(f"Expected a Curve; got {type(curve).__name__}.")
+        if curve.logits.shape[1] != len(self.class_names):
+            raise ValueError(
+                f"The curve has {curve.logits.shape[1]} logits; this display shows "
+                f"{len(self.class_names)} classes."
+            )
+        low, high = curve.interval
+        self.band.set_x(low)
+        self.band.set_width(high - low)
+        for c, line in zip(self.classes, self.lines, strict=True):
+            line.set_data(curve.positions, curve.logits[:, c])
+            line.set_linewidth(_TARGET_LINE if c == target else _LINE)
+        shown = curve.breakpoints if self.breakpoints else curve.breakpoints[:0]
+        self.ticks.set_data(shown, np.zeros_like(shown))
+        self.cursor.set_data([curve.current, curve.current], [0.0, 1.0])
+        self.points.set_data(
+            np.full(len(self.classes), curve.current), curve(curve.current)[0, self.classes]
+        )
+        changed = False
+        span = (float(curve.positions[0]), float(curve.positions[-1]))
+        if self.ax.get_xlim() != span:
+            self.ax.set_xlim(*span)
+            changed = True
+        label = curve.feature or "t"
+        if self.ax.get_xlabel() != label:
+            self.ax.set_xlabel(label, fontsize=self._fontsize)
+            changed = True
+        return self._rescale(curve.logits[:, self.classes]) or changed
+
+    def _rescale(self, values: np.ndarray) -> bool:
+        """Keep the y limits while the logits fit; True when they change."""
+        lowest, highest = float(values.min()), float(values.max())
+        bottom, top = self.ax.get_ylim()
+        fits = bottom <= lowest and highest <= top
+        if self._scaled and fits and highest - lowest >= (top - bottom) / 3:
+            return False
+        pad = 0.08 * (highest - lowest) or 1.0
+        self.ax.set_ylim(lowest - pad, highest + pad)
+        self._scaled = True
+        return True
+
+
+class RegionMapMarker:
+    """The input on a region map: a star, its region's outline, and a segment, in place.
+
+    :func:`plot_region_map` draws the regions; this marks the input on them. In a
+    widget the map stays (a cached background) while the marker moves.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The axes of a region map.
+
+    Attributes
+    ----------
+    star : Line2D
+    outline : Polygon
+        The input's region.
+    segment : Line2D
+        An optional highlighted segment, for example where one feature can move
+        without leaving the region.
+    artists : list
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_moons()
+    >>> lr = xw.explainers.LinearRegion(xw.wrap(xw.zoo.train_mlp(ds, hidden=(8, 8)), ds))
+    >>> rm = lr.region_map(ds.X_test[0], ("x1", "x2"))
+    >>> ax = xw.plotting.plot_region_map(rm, mark=False)
+    >>> marker = RegionMapMarker(ax)
+    >>> marker.update(rm)
+    False
+    >>> bool((marker.outline.get_xy()[:-1] == rm.polygons[rm.current]).all())
+    True
+    """
+
+    def __init__(self, ax: Axes) -> None:
+        self.ax = ax
+        self.outline = Polygon(
+            np.zeros((3, 2)), closed=True, fill=False, edgecolor="black", linewidth=2.0
+        )
+        ax.add_patch(self.outline)
+        (self.segment,) = ax.plot(
+            [], [], color=SEGMENT, linewidth=3.5, solid_capstyle="butt", alpha=0.9
+        )
+        (self.star,) = ax.plot(
+            [],
+            [],
+            marker="*",
+            color="black",
+            markersize=13,
+            markeredgecolor="white",
+            linestyle="none",
+        )
+        self.artists: list[Any] = [self.outline, self.segment, self.star]
+
+    def update(self, region_map: RegionMap, segment: Any = None) -> bool:
+        """Mark ``region_map.x`` and outline ``region_map.current``.
+
+        Parameters
+        ----------
+        region_map : RegionMap
+        segment : array-like of shape (2, 2), optional
+            The two end points of a segment to highlight, in the features' units.
+
+        Returns
+        -------
+        bool
+            Always False: the marker never changes the axes' layout.
+        """
+        if not isinstance(region_map, RegionMap):
+            raise TypeError(f"Expected a RegionMap; got {type(region_map).__name__}.")
+        i, j = region_map.columns
+        self.star.set_data([region_map.x[i]], [region_map.x[j]])
+        self.outline.set_xy(region_map.polygons[region_map.current])
+        if segment is None:
+            self.segment.set_data([], [])
+        else:
+            ends = np.asarray(segment, dtype=float)
+            if ends.shape != (2, 2):
+                raise ValueError(f"segment must have shape (2, 2); got {ends.shape}.")
+            self.segment.set_data(ends[:, 0], ends[:, 1])
+        return False

@@ -1,7 +1,9 @@
 """Interactive widgets (ipywidgets): they own controls and layout, never numerics.
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
-``CompareWidget`` explains the same input with several methods side by side.
+``CompareWidget`` explains the same input with several methods side by side;
+``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
+``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -23,6 +25,8 @@ from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._regions import RegionWidget
+from ._sanity import SanityCheckWidget
 
 __all__ = [
     "PARAMETERS",
@@ -36,6 +40,8 @@ __all__ = [
     "InputWidget",
     "Param",
     "ParamControls",
+    "RegionWidget",
+    "SanityCheckWidget",
     "TabularInput",
     "WidgetBase",
     "describe",
