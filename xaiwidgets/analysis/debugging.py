@@ -290,8 +290,11 @@ class DebugMaps:
         >>> maps = DebugMaps({("m", "normal", "normal"): a, ("m", "buggy", "normal"): -a},
         ...                  inputs={"normal": np.zeros((2, 1, 8, 8))},
         ...                  kind="out_of_distribution")
-        >>> len(maps.plot_grid(1).axes)
+        >>> fig = maps.plot_grid(1)
+        >>> len(fig.axes)
         3
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(fig)
         """
         from ..plotting import plot_map_strip
 

@@ -47,11 +47,13 @@ def plot_debug_measures(
 
     Examples
     --------
-    >>> import pandas as pd, xaiwidgets as xw
+    >>> import matplotlib.pyplot as plt, pandas as pd, xaiwidgets as xw
     >>> t = pd.DataFrame({"method": ["g", "random"], "measure": "K-SSD", "metric": "ssim",
     ...                   "mean": [0.4, 0.0], "sem": [0.05, 0.01]})
-    >>> len(xw.plotting.plot_debug_measures(t, "ssim").patches)
+    >>> ax = xw.plotting.plot_debug_measures(t, "ssim")
+    >>> len(ax.patches)
     1
+    >>> plt.close(ax.figure)
     """
     rows = table[table["metric"] == metric]
     if rows.empty:
@@ -145,11 +147,12 @@ def plot_detection_curve(
 
     Examples
     --------
-    >>> import numpy as np, xaiwidgets as xw
+    >>> import matplotlib.pyplot as plt, numpy as np, xaiwidgets as xw
     >>> flipped = np.arange(10) < 3
     >>> ax = xw.plotting.plot_detection_curve({"ideal": (-np.arange(10), flipped)})
     >>> len(ax.lines)
     2
+    >>> plt.close(ax.figure)
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 3.4), layout="constrained")
