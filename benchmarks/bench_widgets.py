@@ -16,6 +16,11 @@ per change (``xw.plot``) saved as PNG, timed on the same explanations.
 The sanity-check widget is driven the same way (stage slider, colours, the order
 toggle between two remembered checks); its "explain" part is the cache look-up and
 its reference redraws ``plot_strip`` and ``plot_curves`` from the same result.
+
+``FlipPointWidget``: a feature's lock toggled (a new flip point is solved and its
+curves drawn; a full redraw only when they leave the axes' limits) and the path
+slider ``t`` moved (only the marker moves); the reference draws the same two panels
+into a new figure per change.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ GOALS_MS = {
     "lime": 250,
     "shap": 250,
     "image ig": 80,
+    "flip lock toggle": 250,
+    "flip path slider": 50,
     "sanity stage": 100,
     "sanity colours": 100,
     "sanity order (remembered)": 100,
@@ -55,6 +62,20 @@ def _rebuild_png(explanation) -> float:
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.6, 6), height_ratios=[1, 4])
     top.barh(np.arange(len(explanation.prediction)), explanation.prediction)
     xw.plot(explanation, ax=bottom)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return time.perf_counter() - start
+
+
+def _rebuild_flip_png(widget) -> float:
+    """Seconds for the naive redraw of the flip-point figure: the same two panels drawn
+    into a new figure (from the widget's path and position) and saved as PNG."""
+    start = time.perf_counter()
+    figure, axes = plt.subplots(2, 1, figsize=(6.6, 4.5), height_ratios=[1.9, 1.35])
+    display = xw.plotting.FlipPathDisplay(*axes, widget.flip_point.class_names)
+    display.update(widget.path, widget.flip_point.classes)
+    display.move(widget.position.iloc[0])
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     plt.close(figure)
@@ -75,13 +96,23 @@ def _rebuild_sanity_png(widget) -> float:
     return time.perf_counter() - start
 
 
-def _drive(widget, change, values) -> dict[str, list[float]]:
-    """Apply ``change(value)`` for each value; time each until the PNG is ready."""
+def _drive(widget, change, values, rebuild=None, before=None) -> dict[str, list[float]]:
+    """Apply ``change(value)`` for each value; time each until the PNG is ready.
+
+    ``before(value)``, untimed, prepares each change; ``rebuild(shown)`` times the
+    reference redraw (by default the sanity widget's figures, or an explanation's).
+    """
     times: dict[str, list[float]] = {"total": [], "explain": [], "draw": [], "rebuild": []}
     sanity = isinstance(widget, xw.SanityCheckWidget)
     view = widget.strip_view if sanity else widget.view
-    full = view.full_renders
+    if rebuild is None:
+        rebuild = (lambda shown: _rebuild_sanity_png(widget)) if sanity else _rebuild_png
+    full_redraws = 0
     for value in values:
+        if before is not None:
+            before(value)
+            widget.wait()
+        renders = view.full_renders
         start = time.perf_counter()
         change(value)
         shown = widget.wait()
@@ -90,9 +121,41 @@ def _drive(widget, change, values) -> dict[str, list[float]]:
             raise RuntimeError(f"The widget failed: {widget.error}")
         times["explain"].append(widget.timings["compute_s"])
         times["draw"].append(widget.timings["show_s"])
-        times["rebuild"].append(_rebuild_sanity_png(widget) if sanity else _rebuild_png(shown))
-    times["full_redraws"] = [view.full_renders - full]
+        times["rebuild"].append(rebuild(shown))
+        full_redraws += view.full_renders - renders
+    times["full_redraws"] = [full_redraws]
     return times
+
+
+def _flip_point_widget(table: Table, n: int, credit, model) -> None:
+    """Lock toggle and path slider of FlipPointWidget on the credit MLP."""
+    widget = xw.FlipPointWidget(model, credit, index=0)
+    widget.wait()
+    row_picker = widget.inputs.row_picker
+    lock = widget.constraint_controls["income"]
+
+    def new_row(row):  # untimed: a fresh applicant, income free again
+        lock.value = "free"
+        row_picker.value = int(row)
+
+    rows = np.arange(1, n + 1)
+    times = _drive(
+        widget,
+        lambda row: setattr(lock, "value", "locked"),
+        rows,
+        rebuild=lambda fp: _rebuild_flip_png(widget),
+        before=new_row,
+    )
+    _row(table, "flip lock toggle", "credit MLP", times)
+    lock.value = "free"
+    widget.wait()
+    slider = widget.t_slider
+    move = lambda v: setattr(slider, "value", v)  # noqa: E731
+    rebuild = lambda fp: _rebuild_flip_png(widget)  # noqa: E731
+    _drive(widget, move, [0.01, 0.02, 0.03], rebuild=rebuild)
+    times = _drive(widget, move, np.round(np.linspace(0.05, 1.2, n), 2), rebuild=rebuild)
+    _row(table, "flip path slider", "credit MLP", times)
+    widget.close()
 
 
 def _row(table: Table, case: str, model: str, times: dict[str, list[float]]) -> None:
@@ -247,6 +310,7 @@ def run(quick: bool = False) -> list[Table]:
         times = _drive(widget, lambda v, s=slider: setattr(s, "value", v), np.linspace(35, 95, n))
         _row(table, method, "credit MLP", times)
         widget.close()
+    _flip_point_widget(table, n, credit, credit_model)
 
     cancer = xw.datasets.load_breast_cancer()
     registered = xw.explainers.available()

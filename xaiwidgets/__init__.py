@@ -24,7 +24,13 @@ from . import (
 )
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget, RegionWidget, SanityCheckWidget
+from .widgets import (
+    CompareWidget,
+    ExplainerWidget,
+    FlipPointWidget,
+    RegionWidget,
+    SanityCheckWidget,
+)
 
 __all__ = [
     "CompareWidget",
@@ -32,6 +38,7 @@ __all__ = [
     "ExplainerWidget",
     "Explanation",
     "Feature",
+    "FlipPointWidget",
     "Model",
     "RegionWidget",
     "SanityCheckWidget",

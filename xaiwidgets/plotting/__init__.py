@@ -9,11 +9,13 @@ of the widgets, usable for animations too.
 from ._debugging import detection_curve, plot_debug_measures, plot_detection_curve
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
+    FlipPathDisplay,
     plot_bias_test,
     plot_change_frequency,
     plot_directions,
     plot_flip_changes,
     plot_flip_path,
+    plot_loadings,
     plot_ranking,
 )
 from ._live import AttributionBars, LiveFigure, ProbabilityBars
@@ -25,6 +27,7 @@ __all__ = [
     "AttributionBars",
     "AttributionImage",
     "CurveDisplay",
+    "FlipPathDisplay",
     "LiveFigure",
     "MapStrip",
     "ProbabilityBars",
@@ -42,6 +45,7 @@ __all__ = [
     "plot_flip_changes",
     "plot_flip_path",
     "plot_image",
+    "plot_loadings",
     "plot_map_strip",
     "plot_ranking",
     "plot_region_map",
