@@ -51,15 +51,6 @@ def breast_cancer_model(breast_cancer):
     return xw.wrap(xw.zoo.train_mlp(breast_cancer, progress=False), breast_cancer)
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    """Close matplotlib figures after each test so memory does not grow."""
-    yield
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-
-
 def browser_required() -> bool:
     """CI sets XAIWIDGETS_REQUIRE_BROWSER=1: browser tests must run, not skip."""
     return os.environ.get("XAIWIDGETS_REQUIRE_BROWSER", "") == "1"
