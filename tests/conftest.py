@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
 import pytest
-
-matplotlib.use("Agg")
 
 import xaiwidgets as xw
 
