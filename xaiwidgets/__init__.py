@@ -10,7 +10,18 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
+from . import (
+    analysis,
+    bugs,
+    datasets,
+    debugging,
+    explainers,
+    flip,
+    influence,
+    plotting,
+    sanity,
+    zoo,
+)
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 from .widgets import (
@@ -36,10 +47,13 @@ __all__ = [
     "Workbench",
     "__version__",
     "analysis",
+    "bugs",
     "datasets",
+    "debugging",
     "demo",
     "explainers",
     "flip",
+    "influence",
     "plot",
     "plotting",
     "sanity",

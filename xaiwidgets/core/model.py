@@ -206,7 +206,7 @@ class Model:
         --------
         >>> import torch, xaiwidgets as xw
         >>> m = xw.wrap(torch.nn.Linear(2, 3), input_shape=(2,))
-        >>> float(m.predict_proba([[1.0, 2.0]]).sum())
+        >>> round(float(m.predict_proba([[1.0, 2.0]]).sum()), 12)
         1.0
         """
         return self.outputs(X, "probability")

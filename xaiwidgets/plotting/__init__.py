@@ -6,6 +6,7 @@ their artists in place, and ``LiveFigure`` redraws only what moved: the building
 of the widgets, usable for animations too.
 """
 
+from ._debugging import detection_curve, plot_debug_measures, plot_detection_curve
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
     FlipPathDisplay,
@@ -31,12 +32,15 @@ __all__ = [
     "MapStrip",
     "ProbabilityBars",
     "RegionMapMarker",
+    "detection_curve",
     "normalize_for_display",
     "plot",
     "plot_bars",
     "plot_bias_test",
     "plot_change_frequency",
     "plot_curve",
+    "plot_debug_measures",
+    "plot_detection_curve",
     "plot_directions",
     "plot_flip_changes",
     "plot_flip_path",
