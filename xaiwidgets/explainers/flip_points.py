@@ -68,7 +68,9 @@ __all__ = [
     "register_solver",
 ]
 
-Norm = Literal["l2", "l1"]
+Norm = Literal["l2", "l1", "linf"]
+#: The norms of the scaled change every flip-point solver understands.
+NORMS = ("l2", "l1", "linf")
 
 #: Smallest probability whose logarithm is taken (log-probability scores).
 _TINY = 1e-300
@@ -189,8 +191,8 @@ class FlipConstraints:
         Columns that may not change (locked or immutable features).
     direction : ndarray of int, shape (n_columns,)
         ``+1``: may only increase (for example age), ``-1``: may only decrease, ``0``: free.
-    norm : {"l2", "l1"}, default="l2"
-        Euclidean or L1 norm of the scaled change.
+    norm : {"l2", "l1", "linf"}, default="l2"
+        Euclidean, L1 or L-infinity (largest scaled change) norm of the scaled change.
     discrete : bool, default=True
         Whether the flip point must respect integer features and one-hot groups (the
         continuous relaxation is always reported too).
@@ -258,7 +260,7 @@ class FlipConstraints:
         fixed = np.asarray(self.fixed, dtype=bool).reshape(-1)
         if fixed.shape != (n,):
             raise ValueError(f"fixed must be a boolean mask of {n} columns; got {fixed.shape}.")
-        check_option(self.norm, "norm", ["l2", "l1"])
+        check_option(self.norm, "norm", NORMS)
         object.__setattr__(self, "scale", _frozen(scale, np.float64))
         object.__setattr__(self, "bounds", _frozen(bounds, np.float64))
         object.__setattr__(self, "fixed", _frozen(fixed, bool))
@@ -310,7 +312,7 @@ class FlipConstraints:
             width of the bounds, ``"unit"`` ones; ``"auto"`` is ``"std"`` for tabular
             data and ``"unit"`` for images and models without a data set. A dict
             overrides single features of ``"auto"``; an array gives every column.
-        norm : {"l2", "l1"}, default="l2"
+        norm : {"l2", "l1", "linf"}, default="l2"
             Norm of the scaled change.
         discrete : bool, default=True
             Respect integer features and one-hot groups in the flip point.
@@ -380,7 +382,7 @@ class FlipConstraints:
             bounds=resolved_bounds,
             fixed=fixed_mask,
             direction=direction,
-            norm=check_option(norm, "norm", ["l2", "l1"]),
+            norm=check_option(norm, "norm", NORMS),
             discrete=bool(discrete),
             data_range=data_range,
             input_shape=model.input_shape,
@@ -479,6 +481,8 @@ class FlipConstraints:
         scaled = (points.reshape(-1, self.n_features) - x) / self.scale
         if self.norm == "l1":
             values = np.abs(scaled).sum(axis=1)
+        elif self.norm == "linf":
+            values = np.abs(scaled).max(axis=1, initial=0.0)
         else:
             values = np.sqrt((scaled**2).sum(axis=1))
         return float(values[0]) if single else values
@@ -1462,6 +1466,8 @@ class _Solver:
             step = np.zeros_like(scaled)
             k = int(np.argmax(np.abs(scaled)))
             step[k] = -np.sign(scaled[k])
+        elif self.c.norm == "linf":
+            step = -np.sign(scaled)
         else:
             step = -scaled
         d = np.zeros_like(q.x)
@@ -1714,18 +1720,26 @@ class _Solver:
             y = base.copy()
             y[cols] = x[cols] + s * v0
             return y
-        l1 = c.norm == "l1"
+        # L1: v = w+ - w- with w+, w- >= 0 and objective sum(w+ + w-); L-infinity: the
+        # epigraph w = (v, t), minimise t subject to -t <= v <= t; L2: w = v, |v|^2.
+        l1, linf = c.norm == "l1", c.norm == "linf"
         m = len(cols)
 
         def to_v(w: np.ndarray) -> np.ndarray:
-            return w[:m] - w[m:] if l1 else w
+            return w[:m] - w[m:] if l1 else w[:m]
 
         def lift(jac: np.ndarray) -> np.ndarray:
-            return np.concatenate([jac, -jac], axis=-1) if l1 else jac
+            if l1:
+                return np.concatenate([jac, -jac], axis=-1)
+            if linf:
+                return np.concatenate([jac, np.zeros((*jac.shape[:-1], 1))], axis=-1)
+            return jac
 
         def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
             if l1:
                 return float(w.sum()), np.ones_like(w)
+            if linf:
+                return float(w[-1]), np.eye(m + 1)[-1]
             return float(w @ w), 2 * w
 
         constraints = [
@@ -1751,6 +1765,13 @@ class _Solver:
             w0 = np.concatenate([np.maximum(v0, 0), np.maximum(-v0, 0)])
             bounds = list(zip(np.zeros(m), np.maximum(hi, 0), strict=True)) + list(
                 zip(np.zeros(m), np.maximum(-lo, 0), strict=True)
+            )
+        elif linf:
+            w0 = np.append(v0, np.abs(v0).max(initial=0.0))
+            bounds = [*zip(lo, hi, strict=True), (0.0, None)]
+            epigraph = np.block([[-np.eye(m), np.ones((m, 1))], [np.eye(m), np.ones((m, 1))]])
+            constraints.append(
+                {"type": "ineq", "fun": lambda w: epigraph @ w, "jac": lambda w: epigraph}
             )
         else:
             w0, bounds = v0, list(zip(lo, hi, strict=True))
@@ -2060,7 +2081,9 @@ class _Solver:
             )
         z = self.scores(point.y[None])[0]
         raw = point.y - q.x
-        distance_raw = float(np.abs(raw).sum() if self.c.norm == "l1" else np.linalg.norm(raw))
+        distance_raw = float(
+            np.linalg.norm(raw, ord={"l1": 1, "l2": 2, "linf": np.inf}[self.c.norm])
+        )
         same = self._same_partition(q, point.y, point.j)
         meta["time_s"] = time.perf_counter() - start
         return FlipPoint(
