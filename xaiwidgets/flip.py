@@ -21,6 +21,7 @@ from .analysis.flip_audit import (
     bias_test,
     report,
 )
+from .explainers.exact_counterfactuals import Certificate, certify, milp_applies
 from .explainers.flip_points import (
     FlipConstraints,
     FlipPoint,
@@ -40,6 +41,7 @@ from .plotting._flip import (
 __all__ = [
     "AugmentResult",
     "BiasTest",
+    "Certificate",
     "FlipAudit",
     "FlipConstraints",
     "FlipPoint",
@@ -48,7 +50,9 @@ __all__ = [
     "audit",
     "augment",
     "bias_test",
+    "certify",
     "closest",
+    "milp_applies",
     "plot_bias_test",
     "plot_change_frequency",
     "plot_directions",

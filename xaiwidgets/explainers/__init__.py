@@ -6,6 +6,7 @@ model with :func:`available`.
 """
 
 from ..core.explainer import Explainer, available, get, register
+from . import exact_counterfactuals
 from ._shap import Shap
 from .flip_points import FlipPointExplainer
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
@@ -22,6 +23,7 @@ __all__ = [
     "Shap",
     "SmoothGrad",
     "available",
+    "exact_counterfactuals",
     "get",
     "register",
 ]

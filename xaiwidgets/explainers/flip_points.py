@@ -2104,14 +2104,24 @@ class _Solver:
 
 # ====================================================================== public entry
 _SOLVERS: dict[str, Callable[..., FlipPoint]] = {}
+#: Registered solvers that ``method="auto"`` picks for the models they apply to.
+_AUTO_SOLVERS: dict[str, Callable[[Model], bool]] = {}
 
 
-def register_solver(name: str, solve: Callable[..., FlipPoint]) -> None:
+def register_solver(
+    name: str,
+    solve: Callable[..., FlipPoint],
+    *,
+    applies_to: Callable[[Model], bool] | None = None,
+) -> None:
     """Make another flip-point solver available as ``closest(..., method=name)``.
 
-    ``solve(model, x, constraints, *, classes, tol)`` receives the wrapped model, the
-    flattened input, a :class:`FlipConstraints` and the allowed classes, and returns a
-    :class:`FlipPoint` (exact solvers for trees or ReLU networks plug in here).
+    ``solve(model, x, constraints, *, classes, tol, **options)`` receives the wrapped
+    model, the flattened input, a :class:`FlipConstraints`, the allowed classes and the
+    extra keyword options given to :func:`closest`, and returns a :class:`FlipPoint`
+    (exact solvers for trees or ReLU networks plug in here). With ``applies_to``, a
+    predicate on the wrapped model, ``method="auto"`` uses this solver for every model
+    it accepts (the first registered one that does).
 
     Examples
     --------
@@ -2125,7 +2135,32 @@ def register_solver(name: str, solve: Callable[..., FlipPoint]) -> None:
         raise ValueError(f"name must be a new non-empty solver name; got {name!r}.")
     if not callable(solve):
         raise TypeError(f"solve must be callable; got {type(solve).__name__}.")
+    if applies_to is not None and not callable(applies_to):
+        raise TypeError(f"applies_to must be callable or None; got {type(applies_to).__name__}.")
     _SOLVERS[name] = solve
+    _AUTO_SOLVERS.pop(name, None)
+    if applies_to is not None:
+        _AUTO_SOLVERS[name] = applies_to
+
+
+def registered_solver(model: Model, method: Any) -> str | None:
+    """The registered solver that ``method`` names for ``model``, or None (built-in).
+
+    ``"auto"`` resolves to the first registered solver whose ``applies_to`` accepts
+    the model.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> registered_solver(xw.wrap(xw.zoo.train_mlp(ds), ds), "auto") is None
+    True
+    """
+    if not isinstance(method, str):
+        return None
+    if method == "auto":
+        return next((name for name, fits in _AUTO_SOLVERS.items() if fits(model)), None)
+    return method if method in _SOLVERS else None
 
 
 def _check_classes(classes: Any, n_classes: int) -> list[int] | None:
@@ -2252,6 +2287,7 @@ def closest(
     max_iter: int = 200,
     max_enumerate: int = 20000,
     seed: int | None = 0,
+    **options: Any,
 ) -> FlipPoint:
     r"""The closest flip point of one input: the nearest tie of two class scores.
 
@@ -2276,7 +2312,11 @@ def closest(
         A ready domain instead of the options above (``fixed`` and ``free`` may still
         restrict it).
     method : {"auto", "gradient", "derivative-free"} or a registered name, default="auto"
-        ``"auto"``: gradients for torch models, derivative-free otherwise.
+        ``"auto"``: a registered solver that applies to the model (the exact solvers of
+        :mod:`~xaiwidgets.explainers.exact_counterfactuals` for scikit-learn trees and
+        tree ensembles), else gradients for torch models and derivative-free otherwise.
+        ``"milp"`` is the exact mixed-integer solver for tree ensembles and small ReLU
+        networks, ``"leaves"`` the leaf enumeration for one decision tree.
     tol : float, default=1e-4
         A point is a tie when ``|z_i - z_j| <= tol * max(1, max_k z_k(x) - min_k z_k(x))``
         (scaled to the spread of the scores at ``x``).
@@ -2291,6 +2331,9 @@ def closest(
         has at most this many points.
     seed : int or None, default=0
         Seed of the random points tried when no start reaches the boundary.
+    **options
+        Options of a registered solver, for example ``time_limit``, ``mip_gap`` and
+        ``margin`` of the exact solvers.
 
     Returns
     -------
@@ -2335,13 +2378,20 @@ def closest(
         norm=norm,
         discrete=discrete,
     )
-    if isinstance(method, str) and method in _SOLVERS:
-        return _SOLVERS[method](
+    name = registered_solver(model, method)
+    if name is not None:
+        return _SOLVERS[name](
             model,
             batch[0].reshape(-1),
             domain,
             classes=_check_classes(classes, model.n_classes),
             tol=tol,
+            **options,
+        )
+    if options:
+        raise TypeError(
+            f"Unknown option(s) {sorted(options)} for method={method!r}; they belong to a "
+            f"registered solver ({', '.join(sorted(_SOLVERS)) or 'none registered'})."
         )
     solver = _make_solver(
         model,
@@ -2451,16 +2501,25 @@ class FlipPointExplainer(Explainer):
         predicted = np.argmax(outputs, axis=1)
         distances, flip_class, feasible, points = [], [], [], np.full_like(batch, np.nan)
         solvers: dict[Any, _Solver] = {}
+        exact = registered_solver(self.model, self._solver_options["method"])
         for row, (x, target, own) in enumerate(zip(batch, targets, predicted, strict=True)):
             classes = None if target == own else [int(target)]
             key = None if classes is None else int(target)
-            if key not in solvers:
-                solvers[key] = _make_solver(
-                    self.model, self._constraints, classes=classes, **self._solver_options
+            if exact is not None:
+                fp = _SOLVERS[exact](
+                    self.model,
+                    x.reshape(-1),
+                    self._constraints,
+                    classes=classes,
+                    tol=self._solver_options["tol"],
                 )
-            solver = solvers[key]
-            with solver.session():
-                fp = solver.solve(x.reshape(-1))
+            else:
+                if key not in solvers:
+                    solvers[key] = _make_solver(
+                        self.model, self._constraints, classes=classes, **self._solver_options
+                    )
+                with solvers[key].session():
+                    fp = solvers[key].solve(x.reshape(-1))
             distances.append(fp.distance)
             flip_class.append(-1 if fp.classes[1] is None else fp.classes[1])
             feasible.append(fp.feasible)
