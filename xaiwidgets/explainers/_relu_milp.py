@@ -199,6 +199,11 @@ class ReluMilp:
             for group in self.groups:
                 for c in group:
                     kinds[c] = 1
+            for c in np.flatnonzero(kinds[: len(x)]):
+                # Whole-number bounds for integer variables: HiGHS's presolve (SciPy 1.17)
+                # returned a wrong "optimal" point when an integer variable had a
+                # fractional bound.
+                low[c], high[c] = float(np.ceil(low[c] - 1e-9)), float(np.floor(high[c] + 1e-9))
         for group in self.groups:
             rows.add({c: 1.0 for c in group}, 1.0, 1.0)
         distance = []

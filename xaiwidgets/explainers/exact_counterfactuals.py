@@ -33,6 +33,7 @@ of the distance, which the margin approaches). One-hot groups stay one-hot for t
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,15 @@ import pandas as pd
 from ..core.model import Model, wrap
 from ..core.validation import check_int, check_real
 from ._relu_milp import ReluMilp, dense_stages
-from ._trees import Domain, EnsembleMilp, TreeEnsemble, is_tree, is_tree_ensemble, project
+from ._trees import (
+    Domain,
+    EnsembleMilp,
+    MilpSolution,
+    TreeEnsemble,
+    is_tree,
+    is_tree_ensemble,
+    project,
+)
 from .flip_points import (
     _UNBOUNDED_SPAN,
     FlipConstraints,
@@ -456,10 +465,11 @@ def _ensemble(model, x, c, classes, tol, time_limit, mip_gap, margin, start) -> 
     i, allowed = _classes(model, scores(x[None])[0], classes)
     domain = _domain(x, c, c.discrete)
     problem = EnsembleMilp(ensemble, domain, margin)
+    radius = _training_radius(model, x, c, allowed)
     best: tuple[float, int, np.ndarray, np.ndarray] | None = None
     per_class, bounds, statuses, binaries = {}, [], [], 0
     for j in allowed:
-        solution = problem.solve(j, time_limit, mip_gap)
+        solution = _deepening(problem, j, time_limit, mip_gap, radius)
         binaries = solution.n_binaries
         found = solution.leaves is not None
         per_class[model.class_names[j]] = _status(solution.status, solution.gap, found)
@@ -486,6 +496,7 @@ def _ensemble(model, x, c, classes, tol, time_limit, mip_gap, margin, start) -> 
         "n_binaries": binaries,
         "margin": margin,
         "time_limit": time_limit,
+        "radius": radius,
     }
     if best is None:
         reason = (
@@ -513,6 +524,71 @@ def _ensemble(model, x, c, classes, tol, time_limit, mip_gap, margin, start) -> 
     return _flip_point(
         model, c, x, i, j, point, relaxed, method="milp", tol=tol, meta=meta, start=start
     )
+
+
+def _deepening(
+    problem: EnsembleMilp, j: int, time_limit: float, mip_gap: float, radius: float
+) -> Any:
+    """Solve within growing radii r/16, r/16 * sqrt(2), ..., r, then without a radius.
+
+    ``r`` is the distance of a known counterfactual (a training point).
+
+    Within radius r the program only keeps thresholds, categories and leaves reachable
+    within r, and a row ``distance <= r``; it is small and fast. Its feasible set holds
+    every point at most r away, so a point it finds is optimal overall, and when it is
+    infeasible nothing lies within r (a proven lower bound); then r grows by sqrt(2).
+    The time limit holds for the whole sequence.
+    """
+    deadline = time.perf_counter() + time_limit
+    radii = [radius / 2 ** (k / 2) for k in range(8, -1, -1)] if np.isfinite(radius) else []
+    proven_beyond = 0.0
+    for r in [*radii, np.inf]:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            break
+        solution = problem.solve(j, remaining, mip_gap, r)
+        if solution.leaves is None and solution.status == 2 and np.isfinite(r):
+            proven_beyond = r  # infeasible within r: nothing of class j is that close
+            continue
+        if solution.status != 2:
+            bound = solution.lower_bound
+            solution.lower_bound = (
+                max(bound, proven_beyond) if np.isfinite(bound) else proven_beyond
+            )
+        return solution
+    return MilpSolution(None, np.inf, proven_beyond, np.nan, 1, "time limit", 0)
+
+
+_TRAINING_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _training_radius(model: Model, x: np.ndarray, c: FlipConstraints, allowed: list[int]) -> float:
+    """Distance of the nearest training point of an allowed class inside the domain.
+
+    An upper bound on the exact distance, which lets the MILP drop everything farther
+    (``inf`` without a data set or such a point). The model's labels of the training
+    rows are remembered per estimator; the point used is re-checked, so a refitted
+    estimator never yields a wrong bound.
+    """
+    dataset = model.dataset
+    if dataset is None:
+        return np.inf
+    rows = dataset.X_train.reshape(len(dataset.X_train), -1)
+    key = (id(dataset.X_train), len(rows))
+    cached = _TRAINING_LABELS.get(model.predictor)
+    if cached is None or cached[0] != key:
+        cached = (key, model.predict(dataset.X_train))
+        _TRAINING_LABELS[model.predictor] = cached
+    lower, upper = c.box(x)
+    inside = np.all((rows >= lower) & (rows <= upper), axis=1) & np.isin(cached[1], allowed)
+    if not inside.any():
+        return np.inf
+    candidates = rows[inside]
+    distances = np.atleast_1d(c.distance(x, candidates))
+    nearest = int(np.argmin(distances))
+    if int(model.predict(candidates[nearest].reshape(model.input_shape))[0]) not in allowed:
+        return np.inf
+    return float(distances[nearest]) * (1 + 1e-9) + 1e-12
 
 
 def _relu_box(x: np.ndarray, c: FlipConstraints) -> tuple[np.ndarray, np.ndarray]:
