@@ -7,6 +7,7 @@ and the local SLSQP flip point, which the certified optimum may never exceed.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import numpy as np
@@ -254,7 +255,7 @@ def test_flip_point_explainer_uses_the_exact_solver(credit, forest_model):
 def random_net(sizes, seed):
     torch.manual_seed(seed)
     layers = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     return torch.nn.Sequential(*layers[:-1]).double()
 
