@@ -11,6 +11,7 @@ Individual-Level and Group-Level Analysis", La Matematica (2022).
 True
 """
 
+from .analysis.believability import Believability, BelievabilityReport, believability
 from .analysis.flip_audit import (
     AugmentResult,
     BiasTest,
@@ -40,6 +41,8 @@ from .plotting._flip import (
 
 __all__ = [
     "AugmentResult",
+    "Believability",
+    "BelievabilityReport",
     "BiasTest",
     "Certificate",
     "FlipAudit",
@@ -49,6 +52,7 @@ __all__ = [
     "FlipReport",
     "audit",
     "augment",
+    "believability",
     "bias_test",
     "certify",
     "closest",
