@@ -10,7 +10,7 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import analysis, datasets, explainers, flip, plotting, sanity, zoo
+from . import analysis, attacks, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 from .widgets import CompareWidget, ExplainerWidget
@@ -24,6 +24,7 @@ __all__ = [
     "Model",
     "__version__",
     "analysis",
+    "attacks",
     "datasets",
     "explainers",
     "flip",
