@@ -13,11 +13,12 @@ r"""Adversarial examples: FGSM and PGD, and what it takes to flip a prediction.
   ``step="sign"`` as Captum's ``PGD(norm="L2")`` does.
 
 :math:`L` is the cross-entropy of the logits (of the log-probabilities for models that
-give probabilities only). With the default ``step`` options, a zero random start and
-the same bounds these equal Captum's ``captum.robust.FGSM`` and ``PGD`` (tested to
-1e-6). PGD runs torch on one thread: small models are faster so (``torch_threads``). Tabular data are attacked in feature scales: the perturbation is ``scale * u``
-with ``||u|| <= eps`` (scale: the training standard deviation), so that one epsilon
-means the same for income and for a ratio; images use pixel units.
+give probabilities only). With sign steps, a zero random start and the same bounds
+these equal Captum's ``captum.robust.FGSM`` and ``PGD`` (tested to 1e-6; Captum's L2
+PGD takes sign steps, ``step="sign"``). Tabular data are attacked in feature scales:
+the perturbation is ``scale * u`` with ``||u|| <= eps`` (scale: the training standard
+deviation), so that one epsilon means the same for income and for a ratio; images use
+pixel units. Torch runs on one thread during PGD: small models are faster so.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ import pandas as pd
 import torch
 
 from ..core.model import Model, wrap
-from ..core.threads import torch_threads
 from ..core.seeding import torch_generator
+from ..core.threads import torch_threads
 from ..core.validation import as_numpy, check_int, check_option, check_real, check_targets
 
 __all__ = ["EpsilonReport", "fgsm", "pgd", "what_it_takes"]
