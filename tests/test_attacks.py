@@ -135,11 +135,11 @@ def test_attacks_change_nothing_passed_in(credit, credit_model):
 
 
 def test_attacks_reject_bad_input(credit, credit_model):
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
 
     x = credit.X_test[0]
     sklearn_model = xw.wrap(
-        LogisticRegression(max_iter=200).fit(credit.X_train, credit.y_train), credit
+        DecisionTreeClassifier(max_depth=3).fit(credit.X_train, credit.y_train), credit
     )
     with pytest.raises(TypeError, match="need a torch model"):
         xw.attacks.fgsm(sklearn_model, x, 0.1)

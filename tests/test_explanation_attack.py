@@ -135,7 +135,7 @@ def test_progress_stop_and_methods(digits_cnn, digit_targets):
 
 
 def test_bad_input_is_rejected(credit, credit_model, digits_cnn, digits):
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
 
     x = digits.X_test[0]
     target = xw.attacks.explanation_map(digits_cnn, digits.X_test[1])
@@ -148,7 +148,7 @@ def test_bad_input_is_rejected(credit, credit_model, digits_cnn, digits):
     with pytest.raises(ValueError, match="'beta' parameter"):
         xw.attacks.manipulate_explanation(digits_cnn, x, target, beta=0.0)
     sklearn_model = xw.wrap(
-        LogisticRegression(max_iter=2000).fit(credit.X_train, credit.y_train), credit
+        DecisionTreeClassifier(max_depth=3).fit(credit.X_train, credit.y_train), credit
     )
     with pytest.raises(TypeError, match="torch model"):
         xw.attacks.manipulate_explanation(sklearn_model, credit.X_test[0], np.ones(13))

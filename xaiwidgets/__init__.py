@@ -13,9 +13,10 @@ __version__ = "0.1.0.dev0"
 from . import analysis, attacks, datasets, explainers, flip, plotting, sanity, zoo
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import CompareWidget, ExplainerWidget
+from .widgets import AttackWidget, CompareWidget, ExplainerWidget
 
 __all__ = [
+    "AttackWidget",
     "CompareWidget",
     "Dataset",
     "ExplainerWidget",

@@ -54,6 +54,7 @@ class _Setup:
     low: torch.Tensor | None
     high: torch.Tensor | None
     mask: torch.Tensor | float
+    bounds64: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _setup(
@@ -112,6 +113,7 @@ def _setup(
         low=tensor(low),
         high=tensor(high),
         mask=mask_value,
+        bounds64=None if low is None else (low.reshape(1, *shape), high.reshape(1, *shape)),
     )
 
 
@@ -230,9 +232,12 @@ def _check_step(step: str, norm: str) -> str:
 
 def _finish(s: _Setup, X: torch.Tensor) -> np.ndarray:
     """``x`` plus the move, in float64: what did not move keeps its exact value."""
-    out = s.original + (X - s.batch).detach().double().numpy()
-    if s.low is not None:  # the float64 sum may round a hair past a bound
-        out = np.clip(out, s.low.double().numpy(), s.high.double().numpy())
+    X = X.detach()
+    out = s.original + (X - s.batch).double().numpy()
+    if s.low is not None:  # a value clamped to a bound is the bound, exactly
+        low, high = s.bounds64
+        out = np.where((X == s.low).numpy(), low, np.where((X == s.high).numpy(), high, out))
+        out = np.clip(out, low, high)
     return out[0] if s.single else out
 
 

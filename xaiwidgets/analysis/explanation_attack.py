@@ -357,7 +357,9 @@ def manipulate_explanation(
     record_every : int, default=10
         Steps between entries of ``history`` (and calls of ``progress``).
     progress : callable(step, steps, record), optional
-        Called with the latest record (medians over the batch) while it runs.
+        Called with the latest record while it runs: medians over the batch of
+        ``distance``, ``best_distance``, ``similarity``, ``distance_before`` and
+        ``similarity_before``.
     should_stop : callable() -> bool, optional
         Polled every recorded step; True stops early (the best so far is returned).
 
@@ -467,6 +469,7 @@ def manipulate_explanation(
                             "best_distance": float(np.median(best_d)),
                             "similarity": float(np.median(similarity)),
                             "distance_before": float(np.median(d_before)),
+                            "similarity_before": float(np.median(_pearson(h0, target_np))),
                         },
                     )
                 if should_stop is not None and should_stop():

@@ -6,6 +6,7 @@ their artists in place, and ``LiveFigure`` redraws only what moved: the building
 of the widgets, usable for animations too.
 """
 
+from ._attack import SimilarityCurve, plot_explanation_attack
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
     plot_bias_test,
@@ -24,12 +25,14 @@ __all__ = [
     "AttributionImage",
     "LiveFigure",
     "ProbabilityBars",
+    "SimilarityCurve",
     "normalize_for_display",
     "plot",
     "plot_bars",
     "plot_bias_test",
     "plot_change_frequency",
     "plot_directions",
+    "plot_explanation_attack",
     "plot_flip_changes",
     "plot_flip_path",
     "plot_image",

@@ -1,7 +1,9 @@
 """Interactive widgets (ipywidgets): they own controls and layout, never numerics.
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
-``CompareWidget`` explains the same input with several methods side by side.
+``CompareWidget`` explains the same input with several methods side by side;
+``AttackWidget`` manipulates an explanation (Dombrowski et al. 2019) while the
+prediction stays.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -18,15 +20,18 @@ walks through it. The reusable parts are
   busy indicator, ``wait()``, errors shown inside the widget.
 """
 
+from ._attack import AttackWidget
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
-from ._inputs import ImageInput, InputControls, TabularInput, input_controls
+from ._inputs import AttackControls, ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
 
 __all__ = [
     "PARAMETERS",
     "Array",
+    "AttackControls",
+    "AttackWidget",
     "CompareWidget",
     "ExplainerWidget",
     "ExplanationCache",
