@@ -236,7 +236,8 @@ def _finish(s: _Setup, X: torch.Tensor) -> np.ndarray:
     out = s.original + (X - s.batch).double().numpy()
     if s.low is not None:  # a value clamped to a bound is the bound, exactly
         low, high = s.bounds64
-        out = np.where((X == s.low).numpy(), low, np.where((X == s.high).numpy(), high, out))
+        at_low, at_high = torch.eq(X, s.low).numpy(), torch.eq(X, s.high).numpy()
+        out = np.where(at_low, low, np.where(at_high, high, out))
         out = np.clip(out, low, high)
     return out[0] if s.single else out
 
