@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
 import pytest
-
-matplotlib.use("Agg")
 
 import xaiwidgets as xw
 
@@ -49,15 +46,6 @@ def breast_cancer():
 @pytest.fixture(scope="session")
 def breast_cancer_model(breast_cancer):
     return xw.wrap(xw.zoo.train_mlp(breast_cancer, progress=False), breast_cancer)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    """Close matplotlib figures after each test so memory does not grow."""
-    yield
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
 
 
 def browser_required() -> bool:

@@ -460,3 +460,55 @@ def test_bad_input_raises_clear_errors(credit, credit_model):
         xw.flip.closest(credit_model, x, constraints={"fixed": ["group"]})
     with pytest.raises(TypeError, match="Unknown option"):
         xw.explainers.get("flip_point")(credit_model, steps=3)
+
+
+def test_single_threaded_from_overlapping_threads_restores_the_limits_last(monkeypatch):
+    """Thread A enters, B enters, A leaves, B leaves: one limit, lifted when B leaves.
+
+    A widget solves in its worker thread while a flip-point audit runs in another. Had
+    each thread set and restored the process-wide BLAS limit on its own, B would record
+    A's limit of one thread as "original" and restore it last, leaving the process on
+    one thread. (Recorded with a stand-in for threadpoolctl's controller: whether
+    OpenBLAS honours a limit set from a non-main thread depends on its history.)
+    """
+    import threading
+
+    from xaiwidgets.explainers import flip_points
+
+    events = []
+
+    class Limiter:
+        def restore_original_limits(self):
+            events.append(("restore", threading.current_thread().name))
+
+    class Controller:
+        def limit(self, *, limits):
+            events.append((f"limit {limits}", threading.current_thread().name))
+            return Limiter()
+
+    monkeypatch.setattr(flip_points, "_THREADPOOLS", Controller())
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with single_threaded():
+            a_inside.set()
+            b_inside.wait(5)
+        events.append(("left", "A"))
+        a_left.set()
+
+    def second():
+        a_inside.wait(5)
+        with single_threaded():
+            b_inside.set()
+            a_left.wait(5)
+
+    threads = [
+        threading.Thread(target=first, name="A"),
+        threading.Thread(target=second, name="B"),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert events == [("limit 1", "A"), ("left", "A"), ("restore", "B")]
+    assert flip_points._LIMIT_DEPTH == 0

@@ -10,10 +10,29 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import analysis, attacks, datasets, explainers, flip, plotting, sanity, zoo
+from . import (
+    analysis,
+    attacks,
+    bugs,
+    datasets,
+    debugging,
+    explainers,
+    flip,
+    influence,
+    plotting,
+    sanity,
+    zoo,
+)
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
-from .widgets import AttackWidget, CompareWidget, ExplainerWidget
+from .widgets import (
+    AttackWidget,
+    CompareWidget,
+    ExplainerWidget,
+    FlipPointWidget,
+    RegionWidget,
+    SanityCheckWidget,
+)
 
 __all__ = [
     "AttackWidget",
@@ -22,13 +41,19 @@ __all__ = [
     "ExplainerWidget",
     "Explanation",
     "Feature",
+    "FlipPointWidget",
     "Model",
+    "RegionWidget",
+    "SanityCheckWidget",
     "__version__",
     "analysis",
     "attacks",
+    "bugs",
     "datasets",
+    "debugging",
     "explainers",
     "flip",
+    "influence",
     "plot",
     "plotting",
     "sanity",

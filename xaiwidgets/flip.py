@@ -36,6 +36,7 @@ from .plotting._flip import (
     plot_directions,
     plot_flip_changes,
     plot_flip_path,
+    plot_loadings,
     plot_ranking,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "plot_directions",
     "plot_flip_changes",
     "plot_flip_path",
+    "plot_loadings",
     "plot_ranking",
     "register_solver",
     "report",

@@ -183,7 +183,7 @@ def flip_points(
 def _format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
-    value = float(value)
+    value = float(value) + 0.0  # -0.0 (a rounded tiny negative) reads as 0
     return f"{value:.0f}" if value.is_integer() else f"{value:.4g}"
 
 
@@ -319,7 +319,7 @@ class FlipReport:
         shown["distance"] = shown["distance"].map(
             lambda v: "" if not np.isfinite(v) else f"{v:.3g}"
         )
-        parts.append(shown.to_html(index=False, escape=True))
+        parts.append(shown.to_html(index=False, escape=True, na_rep=""))
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:

@@ -206,7 +206,7 @@ class Model:
         --------
         >>> import torch, xaiwidgets as xw
         >>> m = xw.wrap(torch.nn.Linear(2, 3), input_shape=(2,))
-        >>> float(m.predict_proba([[1.0, 2.0]]).sum())
+        >>> round(float(m.predict_proba([[1.0, 2.0]]).sum()), 12)
         1.0
         """
         return self.outputs(X, "probability")
@@ -259,7 +259,7 @@ class Model:
             chunks = []
             with self.inference(), torch.no_grad():
                 for rows in self._row_chunks(len(batch)):
-                    tensor = torch.as_tensor(batch[rows], dtype=self.torch_dtype)
+                    tensor = torch.tensor(batch[rows], dtype=self.torch_dtype)
                     chunks.append(self.torch_outputs(tensor, self.default_output).double().numpy())
             scores = np.concatenate(chunks)
         else:

@@ -8,18 +8,26 @@ model with :func:`available`.
 from ..core.explainer import Explainer, available, get, register
 from . import exact_counterfactuals
 from ._shap import Shap
+from .fimap import Fimap
 from .flip_points import FlipPointExplainer
 from .gradients import Gradient, GradientXInput, GuidedBackprop, IntegratedGradients, SmoothGrad
 from .lime import Lime
+from .linear_region import BoxQuery, Curve, LinearRegion, Region, RegionMap
 
 __all__ = [
+    "BoxQuery",
+    "Curve",
     "Explainer",
+    "Fimap",
     "FlipPointExplainer",
     "Gradient",
     "GradientXInput",
     "GuidedBackprop",
     "IntegratedGradients",
     "Lime",
+    "LinearRegion",
+    "Region",
+    "RegionMap",
     "Shap",
     "SmoothGrad",
     "available",

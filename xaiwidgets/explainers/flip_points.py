@@ -850,6 +850,13 @@ def _exact_scores(model: Model) -> _Scores:
 
 
 _THREADPOOLS: Any = None
+# The BLAS/OpenMP limit is process-wide: it is set by the first thread to enter
+# single_threaded and lifted by the last one to leave (a widget solves in its worker
+# thread while an audit runs in another). Nested limits restored in a different order
+# than they were set would leave the process on one thread for good.
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_DEPTH = 0
+_LIMITER: Any = None
 
 
 @contextmanager
@@ -858,8 +865,9 @@ def single_threaded() -> Iterator[None]:
 
     Small solves are dominated by per-call overhead, and a thread pool waking up for
     every 13-feature product costs more than the product (DESIGN.md, "Conventions").
-    The thread counts are process-wide: torch work in other threads runs on one thread
-    too while the context is open.
+    The BLAS and OpenMP limits are process-wide: torch work in other threads runs on
+    one thread too while any thread is inside. Thread-safe: with several threads
+    inside at once, the original limits come back when the last one leaves.
 
     Examples
     --------
@@ -871,16 +879,26 @@ def single_threaded() -> Iterator[None]:
     >>> torch.get_num_threads() == before
     True
     """
-    global _THREADPOOLS
+    global _THREADPOOLS, _LIMIT_DEPTH, _LIMITER
     from threadpoolctl import ThreadpoolController
 
-    if _THREADPOOLS is None:
-        _THREADPOOLS = ThreadpoolController()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with _THREADPOOLS.limit(limits=1):
+        with _LIMIT_LOCK:
+            if _LIMIT_DEPTH == 0:
+                if _THREADPOOLS is None:
+                    _THREADPOOLS = ThreadpoolController()
+                _LIMITER = _THREADPOOLS.limit(limits=1)
+            _LIMIT_DEPTH += 1
+        try:
             yield
+        finally:
+            with _LIMIT_LOCK:
+                _LIMIT_DEPTH -= 1
+                if _LIMIT_DEPTH == 0:
+                    _LIMITER.restore_original_limits()
+                    _LIMITER = None
     finally:
         torch.set_num_threads(previous)
 

@@ -2,26 +2,35 @@
 
 Pure functions: ``ax=None`` in (a new figure is made), the axes drawn on out. They read
 the result objects of :mod:`xaiwidgets.explainers.flip_points` and
-:mod:`xaiwidgets.analysis.flip_audit` by their attributes only.
+:mod:`xaiwidgets.analysis.flip_audit` by their attributes only. :class:`FlipPathDisplay`
+is the in-place version of :func:`plot_flip_path` for widgets and animations: drawn
+once per flip point, then only its marker moves along the path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 
 from ..core.validation import check_int
 from ._explanation import NEGATIVE, POSITIVE
 
+#: Colour of the moving marker at t (neutral: the classes use C0, C1, ...).
+MARKER = "0.25"
+
 __all__ = [
+    "FlipPathDisplay",
     "plot_bias_test",
     "plot_change_frequency",
     "plot_directions",
     "plot_flip_changes",
     "plot_flip_path",
+    "plot_loadings",
     "plot_ranking",
 ]
 
@@ -214,7 +223,7 @@ def plot_change_frequency(audit: Any, ax: Axes | None = None) -> Axes:
     ax.set_yticks(positions, frequency["feature"])
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"fraction of inputs whose flip point changes it (> {audit.change_threshold:g} of the "
+        f"fraction of inputs whose flip point changes it\n(> {audit.change_threshold:g} of the "
         "largest change)",
         fontsize=8,
     )
@@ -259,3 +268,310 @@ def plot_bias_test(bias: Any, ax: Axes | None = None) -> Axes:
     ax.legend(fontsize=8)
     ax.set_title(f"Paired counterfactuals: flipping {bias.attribute!r}", fontsize=10)
     return ax
+
+
+def plot_loadings(audit: Any, ax: Axes | None = None, component: int = 1) -> Axes:
+    """The loadings of one principal component of the flip directions, by feature.
+
+    PC1's loadings say along which combination of features the decision boundary is
+    most often crossed (signs are relative: a component and its negative are the same).
+
+    Parameters
+    ----------
+    audit : FlipAudit
+        As returned by ``xw.flip.audit``.
+    ax : matplotlib Axes, optional
+        Where to draw.
+    component : int, default=1
+        Which component (1 = PC1).
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> a = xw.flip.audit(xw.wrap(xw.zoo.train_mlp(ds), ds), ds.X_test[:30], progress=False)
+    >>> len(xw.plotting.plot_loadings(a).patches)
+    13
+    """
+    component = check_int(component, "component", low=1)
+    pca = audit.pca(max(2, component) if len(audit.feature_names) > 1 else 1)
+    name = f"PC{component}"
+    loadings = pca.loadings[name]
+    ax = _axes(ax, (5.5, 0.3 * len(loadings) + 1.2))
+    positions = np.arange(len(loadings))[::-1]
+    values = loadings.to_numpy(dtype=float)
+    ax.barh(positions, values, color=[POSITIVE if v > 0 else NEGATIVE for v in values])
+    ax.set_yticks(positions, list(loadings.index))
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ratio = pca.explained_variance_ratio[component - 1]
+    ax.set_xlabel(f"loading on {name} ({100 * ratio:.0f} % of the variance)")
+    ax.set_title(f"{name} of the unit flip directions", fontsize=10)
+    return ax
+
+
+class FlipPathDisplay:
+    """Class scores and their gap along ``x + t (flip point - x)``, updated in place.
+
+    The in-place version of :func:`plot_flip_path` (see :mod:`xaiwidgets.plotting._live`
+    for displays). The upper axes show every class's score (the two tying classes
+    bold), the lower one the gap ``z_i - z_j`` of the class of ``x`` over the class it
+    ties with, shaded by which of the two is ahead: it crosses zero where the path
+    meets the decision boundary. :meth:`update` shows the path of a flip point and
+    :meth:`move` the marker at ``t`` (vertical lines and dots on the curves). The
+    curves and the marker are the moving ``artists`` that
+    :class:`~xaiwidgets.plotting.LiveFigure` blits; the y limits are kept while a new
+    path fits them (and fills at least 40 % of them), so a new flip point of the
+    same two classes needs no full redraw either.
+
+    Parameters
+    ----------
+    ax_scores, ax_gap : matplotlib Axes
+        Where to draw the scores and the gap.
+    class_names : sequence of str
+        One name per class.
+    fontsize : float, default=10
+        Font size of the labels.
+
+    Attributes
+    ----------
+    lines : list of Line2D
+        One score curve per class.
+    gap_line : Line2D
+    dots : list of Line2D
+        The marker's dot on each class's curve.
+    gap_dot : Line2D
+    message : Text
+        Shown instead of a path by :meth:`clear`.
+    artists : list
+        Everything that moves.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> fp = xw.flip.closest(xw.wrap(xw.zoo.train_mlp(ds), ds), ds.X_test[0])
+    >>> display = FlipPathDisplay(*plt.figure().subplots(2, 1), fp.class_names)
+    >>> display.update(fp.path(towards="relaxed"), fp.classes)
+    True
+    >>> display.move(fp.path([0.5], towards="relaxed").iloc[0])
+    False
+    >>> display.gap_dot.get_xydata().round(1).tolist()[0][0]
+    0.5
+    """
+
+    #: Share of each axes' height kept free above the curves (for the legend and labels).
+    HEADROOM = 0.22
+
+    def __init__(
+        self, ax_scores: Axes, ax_gap: Axes, class_names: Sequence[str], *, fontsize: float = 10
+    ) -> None:
+        self.ax_scores, self.ax_gap = ax_scores, ax_gap
+        self.class_names = list(class_names)
+        self.fontsize = fontsize
+        self.lines = [
+            ax_scores.plot([], [], color=f"C{k}", label=name)[0]
+            for k, name in enumerate(self.class_names)
+        ]
+        self.dots = [
+            ax_scores.plot([], [], "o", color=f"C{k}", markersize=6, zorder=5)[0]
+            for k in range(len(self.class_names))
+        ]
+        self._guides = []  # the flip point at t = 1, the zero gap, the shading
+        for ax in (ax_scores, ax_gap):
+            self._guides.append(ax.axvline(1.0, color="0.3", linestyle="--", linewidth=0.9))
+            ax.spines[["top", "right"]].set_visible(False)
+            ax.tick_params(labelsize=fontsize - 1)
+        self.ahead = ax_gap.axhspan(0, 1, color="C0", alpha=0.08, linewidth=0)
+        self.behind = ax_gap.axhspan(-1, 0, color="C1", alpha=0.08, linewidth=0)
+        self._guides += [self.ahead, self.behind, ax_gap.axhline(0, color="0.2", linewidth=1.0)]
+        (self.gap_line,) = ax_gap.plot([], [], color="0.1", linewidth=2)
+        # Which class leads: where the gap curve is not (it starts above zero and
+        # crosses it at t = 1).
+        self.ahead_label = ax_gap.text(
+            0.99,
+            0.96,
+            "",
+            transform=ax_gap.transAxes,
+            ha="right",
+            va="top",
+            fontsize=fontsize - 1,
+        )
+        self.behind_label = ax_gap.text(
+            0.01,
+            0.04,
+            "",
+            transform=ax_gap.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize=fontsize - 1,
+        )
+        self.t_lines = [
+            ax.axvline(0.0, color=MARKER, linewidth=1.4, visible=False)
+            for ax in (ax_scores, ax_gap)
+        ]
+        (self.gap_dot,) = ax_gap.plot([], [], "o", color=MARKER, markersize=7, zorder=5)
+        self.message = ax_scores.text(
+            0.5,
+            0.5,
+            "",
+            transform=ax_scores.transAxes,
+            ha="center",
+            va="center",
+            fontsize=fontsize + 1,
+        )
+        self.classes: tuple[int, int] | None = None
+        self._layout: tuple[Any, ...] | None = None
+        self._zones: dict[Axes, tuple[float, float]] = {}
+        self.artists: list[Artist] = [
+            *self.lines,
+            self.gap_line,
+            *self.t_lines,
+            *self.dots,
+            self.gap_dot,
+        ]
+
+    def update(self, path: Any, classes: Sequence[int], output: str = "logit") -> bool:
+        """Show one path (a frame of ``FlipPoint.path``); hides the marker.
+
+        Parameters
+        ----------
+        path : DataFrame
+            Column ``t``, one column per class name and ``gap``.
+        classes : (int, int)
+            ``(i, j)``: the class of ``x`` and the class it ties with.
+        output : {"logit", "probability"}, default="logit"
+            What the scores are (for the labels).
+
+        Returns
+        -------
+        bool
+            True when limits or labels changed and the figure needs a full redraw.
+        """
+        i, j = (int(k) for k in classes)
+        t = np.asarray(path["t"], dtype=float)
+        scores = np.column_stack([np.asarray(path[n], dtype=float) for n in self.class_names])
+        gap = np.asarray(path["gap"], dtype=float)
+        self.classes = (i, j)
+        for k, line in enumerate(self.lines):
+            line.set_data(t, scores[:, k])
+        self.gap_line.set_data(t, gap)
+        for marker in [*self.t_lines, *self.dots, self.gap_dot]:
+            marker.set_visible(False)
+        changed = self._fit(self.ax_scores, t, scores) | self._fit(
+            self.ax_gap, t, np.append(gap, 0.0)
+        )
+        layout = ((i, j), output, float(t.min()), float(t.max()))
+        if changed or layout != self._layout:
+            self._layout = layout
+            self._relabel(i, j, output)
+            return True
+        return False
+
+    def _relabel(self, i: int, j: int, output: str) -> None:
+        """Titles, labels, legend and shading for the classes (i, j)."""
+        self.message.set_text("")
+        self._show_axes(True)
+        for k, line in enumerate(self.lines):
+            bold = k in (i, j)
+            line.set_linewidth(2.4 if bold else 0.8)
+            line.set_alpha(1.0 if bold else 0.35)
+        low, high = self.ax_gap.get_ylim()
+        self.ahead.set_color(f"C{i}")
+        self.behind.set_color(f"C{j}")
+        for span, (y0, y1) in ((self.ahead, (0.0, high)), (self.behind, (low, 0.0))):
+            span.set_y(y0)
+            span.set_height(y1 - y0)
+        for label, k, arrow in ((self.ahead_label, i, "▲"), (self.behind_label, j, "▼")):
+            label.set_text(f"{arrow} {self.class_names[k]} ahead")
+            label.set_color(f"C{k}")
+        # In the headroom above the curves, so that no curve ever crosses it.
+        self.ax_scores.legend(
+            [self.lines[i], self.lines[j]],
+            [self.class_names[i], self.class_names[j]],
+            loc="upper center",
+            ncol=2,
+            frameon=False,
+            fontsize=self.fontsize - 1,
+        )
+        self.ax_scores.set_ylabel(f"class {output}", fontsize=self.fontsize)
+        self.ax_scores.set_title(
+            f"{self.class_names[i]} → {self.class_names[j]}: scores along x + t (x̂ − x)",
+            fontsize=self.fontsize + 1,
+        )
+        symbol = "z" if output == "logit" else "p"
+        self.ax_gap.set_ylabel(f"gap ${symbol}_i - {symbol}_j$", fontsize=self.fontsize)
+        self.ax_gap.set_xlabel("t   (0 = input, 1 = flip point)", fontsize=self.fontsize)
+
+    def _fit(self, ax: Axes, t: np.ndarray, values: np.ndarray) -> bool:
+        """Keep the y limits while the values fit and fill 40 % of them; else refit.
+
+        Returns whether the limits changed.
+        """
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        zone = self._zones.get(ax)
+        fits = zone is not None and zone[0] <= low and high <= zone[1]
+        if fits and high - low >= 0.4 * (zone[1] - zone[0]):
+            return False
+        span = high - low if high > low else 1.0
+        zone = (low - 0.05 * span, high + 0.05 * span)
+        self._zones[ax] = zone
+        pad = 0.015 * (float(t.max()) - float(t.min()))  # room for the marker's dots
+        ax.set_xlim(float(t.min()) - pad, float(t.max()) + pad)
+        room = zone[1] - zone[0]
+        ax.set_ylim(zone[0], zone[1] + self.HEADROOM / (1 - self.HEADROOM) * room)
+        return True
+
+    def clear(self, message: str) -> bool:
+        """Show ``message`` instead of a path (when there is no flip point)."""
+        self.classes = None
+        self._layout = None
+        self._zones.clear()
+        for line in [*self.lines, self.gap_line, *self.dots, self.gap_dot]:
+            line.set_data([], [])
+        for t_line in self.t_lines:
+            t_line.set_visible(False)
+        for text in (self.ahead_label, self.behind_label):
+            text.set_text("")
+        legend = self.ax_scores.get_legend()
+        if legend is not None:
+            legend.remove()
+        self.ax_scores.set_title("")
+        self.message.set_text(message)
+        self._show_axes(False)
+        return True
+
+    def _show_axes(self, visible: bool) -> None:
+        """Axes, ticks and guides on (a path) or off (only the message)."""
+        for ax in (self.ax_scores, self.ax_gap):
+            if visible:
+                ax.set_axis_on()
+            else:
+                ax.set_axis_off()
+        for guide in self._guides:
+            guide.set_visible(visible)
+
+    def move(self, position: Mapping[str, Any]) -> bool:
+        """Put the marker at one point of the path (a row of ``FlipPoint.path``).
+
+        Returns
+        -------
+        bool
+            Always False: only the marker moves.
+        """
+        if self.classes is None:
+            raise ValueError("There is no path to move along: call update first.")
+        t = float(position["t"])
+        for t_line in self.t_lines:
+            t_line.set_xdata([t, t])
+        for dot, name in zip(self.dots, self.class_names, strict=True):
+            dot.set_data([t], [float(position[name])])
+        self.gap_dot.set_data([t], [float(position["gap"])])
+        for marker in [*self.t_lines, *self.dots, self.gap_dot]:
+            marker.set_visible(True)
+        return False

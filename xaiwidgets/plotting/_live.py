@@ -192,6 +192,9 @@ class AttributionBars:
         Write each feature's current value next to its name.
     compact : bool, default=False
         Short labels for narrow panels: the title on two lines, a short axis label.
+    xlabel : str, optional
+        The axis label, for values that are not a method's raw attributions (for
+        example exact weights); default: says the attributions are in raw units.
     fontsize : float, default=10
         Font size of the labels.
 
@@ -230,10 +233,12 @@ class AttributionBars:
         show_names: bool = True,
         show_values: bool = True,
         compact: bool = False,
+        xlabel: str | None = None,
         fontsize: float = 10,
     ) -> None:
         self.ax = ax
         self.compact = compact
+        self.xlabel = xlabel
         self.feature_names = list(feature_names)
         n_columns = len(self.feature_names)
         self.rows = list(range(n_columns)) if rows is None else [int(r) for r in rows]
@@ -326,7 +331,9 @@ class AttributionBars:
             text.set_fontweight("bold" if changed else "normal")
         layout_changed = self._rescale(np.concatenate([shown, reference_shown]))
         title = _title(explanation, self.compact)
-        if self.compact:
+        if self.xlabel is not None:
+            label = self.xlabel
+        elif self.compact:
             label = "raw attribution\n(own scale)"
         else:
             label = f"attribution ({explanation.output} units; raw, not normalized)"

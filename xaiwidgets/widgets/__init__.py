@@ -4,6 +4,9 @@
 ``CompareWidget`` explains the same input with several methods side by side;
 ``AttackWidget`` manipulates an explanation (Dombrowski et al. 2019) while the
 prediction stays.
+``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
+``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
+``FlipPointWidget`` finds the closest flip point, its report and a group audit.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -24,8 +27,11 @@ from ._attack import AttackWidget
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
+from ._flip import FlipPointWidget
 from ._inputs import AttackControls, ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
+from ._regions import RegionWidget
+from ._sanity import SanityCheckWidget
 
 __all__ = [
     "PARAMETERS",
@@ -36,11 +42,14 @@ __all__ = [
     "ExplainerWidget",
     "ExplanationCache",
     "FigureView",
+    "FlipPointWidget",
     "ImageInput",
     "InputControls",
     "InputWidget",
     "Param",
     "ParamControls",
+    "RegionWidget",
+    "SanityCheckWidget",
     "TabularInput",
     "WidgetBase",
     "describe",

@@ -251,6 +251,9 @@ class FigureView:
         Width and height in inches.
     dpi : float, default=100
         Pixels per inch of the PNG.
+    image : ipywidgets.Image, optional
+        Show the renders in this image (several views can take turns in one place,
+        each keeping its own figure); a new one by default.
 
     Attributes
     ----------
@@ -269,11 +272,13 @@ class FigureView:
     True
     """
 
-    def __init__(self, figsize: tuple[float, float], dpi: float = 100) -> None:
+    def __init__(
+        self, figsize: tuple[float, float], dpi: float = 100, image: ipywidgets.Image | None = None
+    ) -> None:
         self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
         FigureCanvasAgg(self.figure)
         self.live = LiveFigure(self.figure)
-        self.image = ipywidgets.Image(format="png")
+        self.image = ipywidgets.Image(format="png") if image is None else image
         self.full_renders = 0
 
     def add(self, display: Any) -> Any:
@@ -346,6 +351,11 @@ class _Worker:
                 self._thread.start()
             self._cond.notify_all()
             return self._generation
+
+    def pending(self) -> Any:
+        """The state of the request waiting behind the running one, or None."""
+        with self._cond:
+            return None if self._pending is None else self._pending[1]
 
     def is_current(self, generation: int) -> bool:
         with self._cond:

@@ -137,6 +137,17 @@ PARAMETERS: dict[str, tuple[Param, ...]] = {
         _SEED,
     ),
     "flip_point": (Param("units", "choice", "units", options=("scaled", "raw")),),
+    # Exact weights exist for logits only (the softmax is not piecewise linear).
+    "linear_region": (
+        Param("normalize", "bool", "w·σ (per standard deviation)"),
+        Param("output", "choice", "output", options=("auto", "logit")),
+    ),
+    # Every value trains the perturbation network anew (tens of seconds; cached on
+    # disk afterwards), so λ is a choice of a few values rather than a slider.
+    "fimap": (
+        Param("lam", "choice", "λ (price of the change)", options=(0.01, 0.03, 0.1, 0.3, 1.0)),
+        _SEED,
+    ),
 }
 
 _OUTPUT = Param("output", "choice", "output", options=("auto", "logit", "probability"))
@@ -176,7 +187,9 @@ def method_params(method: str, model: Model) -> tuple[list[Param], dict[str, Any
     -------
     params : list of Param
         The controls to show, from :data:`PARAMETERS` (filtered to the keywords the
-        explainer accepts), or built from the signature for methods not in it.
+        explainer accepts), or built from the signature for methods not in it; an
+        ``output`` control is added (with the outputs the model has) unless the
+        table declares one.
     defaults : dict
         Default value of every keyword the explainer accepts.
 
@@ -204,7 +217,7 @@ def method_params(method: str, model: Model) -> tuple[list[Param], dict[str, Any
             for name, default in defaults.items()
             if name != "output" and (p := _generic(name, default)) is not None
         ]
-    if "output" in keywords:
+    if "output" in keywords and all(p.name != "output" for p in params):
         outputs = ("auto", "logit", "probability") if model.has_logits else ("auto", "probability")
         params.append(Param("output", "choice", _OUTPUT.label, options=outputs))
     return params, defaults

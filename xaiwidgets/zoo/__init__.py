@@ -18,9 +18,16 @@ from sklearn.linear_model import LogisticRegression
 
 from ..core.dataset import Dataset
 from ..core.validation import check_int, check_real
-from ._training import cached_model, dataset_fingerprint, fit, fold_standardization
+from ._training import (
+    Checkpoint,
+    cached_model,
+    dataset_fingerprint,
+    fit,
+    fold_checkpoints,
+    fold_standardization,
+)
 
-__all__ = ["accuracy", "train_cnn", "train_logreg", "train_mlp"]
+__all__ = ["Checkpoint", "accuracy", "train_cnn", "train_logreg", "train_mlp"]
 
 
 def _check_dataset(dataset: Dataset, name: str = "dataset") -> Dataset:
@@ -50,6 +57,7 @@ def train_mlp(
     seed: int = 0,
     cache: bool = True,
     progress: bool = True,
+    checkpoints: int = 0,
 ) -> torch.nn.Sequential:
     """A ReLU multilayer perceptron for a tabular (or flattened image) data set.
 
@@ -72,6 +80,11 @@ def train_mlp(
         Load from and save to the user's cache directory.
     progress : bool, default=True
         Show a progress bar while training.
+    checkpoints : int, default=0
+        Keep this many copies of the weights, taken at evenly spaced epochs (the
+        last after the final epoch), as the list ``model.checkpoints_`` of
+        :class:`Checkpoint` (for TracIn, ``xw.influence.TracIn``). The weights are
+        the same whatever the value.
 
     Returns
     -------
@@ -89,6 +102,7 @@ def train_mlp(
     dataset = _check_dataset(dataset)
     hidden = [check_int(h, "hidden", low=1) for h in hidden]
     settings = _settings(epochs, lr, weight_decay, batch_size, seed)
+    checkpoints = check_int(checkpoints, "checkpoints", low=0, high=settings["epochs"])
 
     def build() -> torch.nn.Sequential:
         with torch.random.fork_rng(devices=[]):
@@ -101,24 +115,28 @@ def train_mlp(
             layers.append(torch.nn.Linear(width, dataset.n_classes))
             return torch.nn.Sequential(*layers)
 
-    def train(module: torch.nn.Sequential) -> None:
+    def train(module: torch.nn.Sequential) -> list[Checkpoint]:
         mean, std = _standardization(dataset)
         X = (dataset.X_train.reshape(len(dataset.X_train), -1) - mean) / std
         if dataset.kind == "image":
             X = X.reshape(dataset.X_train.shape)
-        fit(
+        kept = fit(
             module,
             X,
             dataset.y_train,
             **settings,
             progress=progress,
             description=f"training MLP on {dataset.name}",
+            checkpoints=checkpoints,
         )
-        first_linear = next(m for m in module if isinstance(m, torch.nn.Linear))
+        name, first_linear = next(
+            (name, m) for name, m in module.named_children() if isinstance(m, torch.nn.Linear)
+        )
         fold_standardization(first_linear, mean, std)
+        return fold_checkpoints(kept, name, mean, std)
 
     key = {"kind": "mlp", "hidden": hidden, **settings, "data": dataset_fingerprint(dataset)}
-    return cached_model(build, train, key, cache)
+    return cached_model(build, train, key, cache, checkpoints)
 
 
 def train_cnn(
@@ -133,6 +151,7 @@ def train_cnn(
     seed: int = 0,
     cache: bool = True,
     progress: bool = True,
+    checkpoints: int = 0,
 ) -> torch.nn.Sequential:
     """A small ReLU convolutional network for image data (8x8 digits: >= 95 % accuracy).
 
@@ -148,7 +167,7 @@ def train_cnn(
         Channels of the two convolutions.
     hidden : int, default=64
         Width of the fully connected hidden layer.
-    epochs, lr, weight_decay, batch_size, seed, cache, progress
+    epochs, lr, weight_decay, batch_size, seed, cache, progress, checkpoints
         As in :func:`train_mlp`.
 
     Returns
@@ -171,6 +190,7 @@ def train_cnn(
     c1, c2 = (check_int(c, "channels", low=1) for c in channels)
     hidden = check_int(hidden, "hidden", low=1)
     settings = _settings(epochs, lr, weight_decay, batch_size, seed)
+    checkpoints = check_int(checkpoints, "checkpoints", low=0, high=settings["epochs"])
     in_channels, height, width = dataset.input_shape
     reduced = ((height + 1) // 2) * ((width + 1) // 2)
 
@@ -188,14 +208,15 @@ def train_cnn(
                 torch.nn.Linear(hidden, dataset.n_classes),
             )
 
-    def train(module: torch.nn.Sequential) -> None:
-        fit(
+    def train(module: torch.nn.Sequential) -> list[Checkpoint]:
+        return fit(
             module,
             dataset.X_train,
             dataset.y_train,
             **settings,
             progress=progress,
             description=f"training CNN on {dataset.name}",
+            checkpoints=checkpoints,
         )
 
     key = {
@@ -205,7 +226,7 @@ def train_cnn(
         **settings,
         "data": dataset_fingerprint(dataset),
     }
-    return cached_model(build, train, key, cache)
+    return cached_model(build, train, key, cache, checkpoints)
 
 
 def train_logreg(dataset: Dataset, *, C: float = 1.0) -> torch.nn.Sequential:

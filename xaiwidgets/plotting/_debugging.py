@@ -1,0 +1,170 @@
+"""Figures of the debugging lab: the measures table as bars, and influence detection.
+
+Pure matplotlib: each function draws into the ``ax`` it is given (or a new one) and
+returns it; the numbers come from :mod:`xaiwidgets.analysis.debugging` and
+:mod:`xaiwidgets.analysis.influence`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ..core.validation import as_numpy
+
+__all__ = ["detection_curve", "plot_debug_measures", "plot_detection_curve"]
+
+
+def plot_debug_measures(
+    table: pd.DataFrame,
+    metric: str,
+    *,
+    methods: Sequence[str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Bars of one metric: a group per measure, a bar per method, the random baseline.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`xaiwidgets.debugging.report` or :func:`~xaiwidgets.debugging.measures`
+        (columns ``method, measure, metric, mean, sem``).
+    metric : str
+        Which metric to show (for example ``"ssim"``).
+    methods : sequence of str, optional
+        The bars, in order; default every method but ``"random"``, which is drawn
+        as a dashed line per group instead.
+    ax : Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, pandas as pd, xaiwidgets as xw
+    >>> t = pd.DataFrame({"method": ["g", "random"], "measure": "K-SSD", "metric": "ssim",
+    ...                   "mean": [0.4, 0.0], "sem": [0.05, 0.01]})
+    >>> ax = xw.plotting.plot_debug_measures(t, "ssim")
+    >>> len(ax.patches)
+    1
+    >>> plt.close(ax.figure)
+    """
+    rows = table[table["metric"] == metric]
+    if rows.empty:
+        raise ValueError(
+            f"The table has no rows for metric {metric!r}; it has {sorted(set(table['metric']))}."
+        )
+    measures = list(dict.fromkeys(rows["measure"]))
+    if methods is None:
+        methods = [m for m in dict.fromkeys(rows["method"]) if m != "random"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.4 + 1.5 * len(measures), 3.2), layout="constrained")
+    indexed = rows.set_index(["measure", "method"])
+    width = 0.8 / max(len(methods), 1)
+    for j, method in enumerate(methods):
+        means = [indexed["mean"].get((m, method), np.nan) for m in measures]
+        errors = [indexed["sem"].get((m, method), 0.0) for m in measures]
+        positions = np.arange(len(measures)) - 0.4 + width * (j + 0.5)
+        ax.bar(positions, means, width, yerr=np.nan_to_num(errors), label=method, capsize=2)
+    for i, measure in enumerate(measures):
+        if (measure, "random") in indexed.index:
+            level = indexed["mean"][(measure, "random")]
+            label = "random maps" if i == 0 else None
+            ax.hlines(level, i - 0.45, i + 0.45, colors="0.3", linestyles="--", label=label)
+    ax.set_xticks(range(len(measures)), measures, fontsize=8)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.set_ylim(min(-0.2, ax.get_ylim()[0]), 1.05)
+    ax.set_ylabel(f"{metric} (mean ± SEM)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return ax
+
+
+def detection_curve(scores: object, flipped: object) -> tuple[np.ndarray, np.ndarray, float]:
+    """Recall of flipped labels against the fraction of training data inspected.
+
+    Training points are inspected in decreasing order of ``scores`` (for example
+    self-influence); the curve is the fraction of flipped labels found after each
+    inspection (Koh & Liang 2017, Fig. 6). AUROC (scikit-learn's ``roc_auc_score``)
+    summarizes the ranking.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Larger means "inspect first".
+    flipped : array-like of bool, shape (n,)
+        Which labels were flipped.
+
+    Returns
+    -------
+    fraction_checked, recall : ndarray of shape (n + 1,)
+    auroc : float
+
+    Examples
+    --------
+    >>> f, r, auc = detection_curve([3.0, 2.0, 1.0, 0.0], [True, False, True, False])
+    >>> r.tolist(), auc
+    ([0.0, 0.5, 0.5, 1.0, 1.0], 0.75)
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores = as_numpy(scores, "scores").astype(float).ravel()
+    flipped = as_numpy(flipped, "flipped").astype(bool).ravel()
+    if scores.shape != flipped.shape:
+        raise ValueError(
+            f"scores and flipped must have the same length; got {scores.shape} and "
+            f"{flipped.shape}."
+        )
+    if flipped.all() or not flipped.any():
+        raise ValueError("flipped must mark some points, but not all, as flipped.")
+    order = np.argsort(-scores, kind="stable")
+    found = np.concatenate([[0], np.cumsum(flipped[order])]) / flipped.sum()
+    checked = np.arange(len(scores) + 1) / len(scores)
+    return checked, found, float(roc_auc_score(flipped, scores))
+
+
+def plot_detection_curve(
+    curves: dict[str, tuple[object, object]], *, ax: Axes | None = None
+) -> Axes:
+    """Detection curves of flipped labels, one line per ranking, AUROC in the legend.
+
+    Parameters
+    ----------
+    curves : dict of str to (scores, flipped)
+        For example ``{"self-influence": (inf.self_influence(), bug.is_flipped),
+        "training loss": (losses, bug.is_flipped)}``.
+    ax : Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, numpy as np, xaiwidgets as xw
+    >>> flipped = np.arange(10) < 3
+    >>> ax = xw.plotting.plot_detection_curve({"ideal": (-np.arange(10), flipped)})
+    >>> len(ax.lines)
+    2
+    >>> plt.close(ax.figure)
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.4), layout="constrained")
+    if not curves:
+        raise ValueError("curves is empty; pass at least one {label: (scores, flipped)}.")
+    for label, (scores, flipped) in curves.items():
+        checked, recall, auroc = detection_curve(scores, flipped)
+        ax.plot(checked, recall, label=f"{label} (AUROC {auroc:.2f})")
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", label="random order")
+    ax.set_xlabel("fraction of training data checked")
+    ax.set_ylabel("fraction of flipped labels found")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
