@@ -218,7 +218,9 @@ def test_exact_solvers_leave_models_and_inputs_unchanged(credit, forest_model):
 def test_exact_solvers_reject_what_they_cannot_do(credit, tree_model, forest_model, digits_cnn):
     x = credit.X_test[0]
     with pytest.raises(ValueError, match="L1 or L-infinity"):
-        xw.flip.closest(forest_model, x, norm="l2")
+        xw.flip.closest(forest_model, x, norm="l2", method="milp")
+    # method="auto" in L2 falls back to the approximate bisection instead.
+    assert xw.flip.closest(forest_model, x, norm="l2").method == "bisection"
     with pytest.raises(TypeError, match="enumerates the leaves of one"):
         xw.flip.closest(forest_model, x, method="leaves")
     with pytest.raises(TypeError, match="Linear and ReLU"):

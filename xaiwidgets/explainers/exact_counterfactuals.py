@@ -850,12 +850,17 @@ def certify(
 
 
 # ====================================================================== registration
-def _is_sklearn_tree(model: Model) -> bool:
+def _is_sklearn_tree(model: Model, constraints: FlipConstraints) -> bool:
     return model.source == "sklearn" and is_tree(model.predictor)
 
 
-def _is_sklearn_ensemble(model: Model) -> bool:
-    return model.source == "sklearn" and is_tree_ensemble(model.predictor)
+def _is_sklearn_ensemble(model: Model, constraints: FlipConstraints) -> bool:
+    """Ensembles in L1 or L-infinity (the MILP's norms; L2 falls back to bisection)."""
+    return (
+        model.source == "sklearn"
+        and is_tree_ensemble(model.predictor)
+        and constraints.norm in ("l1", "linf")
+    )
 
 
 register_solver("leaves", leaf_enumeration, applies_to=_is_sklearn_tree)

@@ -2123,14 +2123,14 @@ class _Solver:
 # ====================================================================== public entry
 _SOLVERS: dict[str, Callable[..., FlipPoint]] = {}
 #: Registered solvers that ``method="auto"`` picks for the models they apply to.
-_AUTO_SOLVERS: dict[str, Callable[[Model], bool]] = {}
+_AUTO_SOLVERS: dict[str, Callable[[Model, FlipConstraints], bool]] = {}
 
 
 def register_solver(
     name: str,
     solve: Callable[..., FlipPoint],
     *,
-    applies_to: Callable[[Model], bool] | None = None,
+    applies_to: Callable[[Model, FlipConstraints], bool] | None = None,
 ) -> None:
     """Make another flip-point solver available as ``closest(..., method=name)``.
 
@@ -2138,8 +2138,9 @@ def register_solver(
     model, the flattened input, a :class:`FlipConstraints`, the allowed classes and the
     extra keyword options given to :func:`closest`, and returns a :class:`FlipPoint`
     (exact solvers for trees or ReLU networks plug in here). With ``applies_to``, a
-    predicate on the wrapped model, ``method="auto"`` uses this solver for every model
-    it accepts (the first registered one that does).
+    predicate on the wrapped model and the constraints (an exact solver may take only
+    some norms), ``method="auto"`` uses this solver for every problem it accepts (the
+    first registered one that does).
 
     Examples
     --------
@@ -2161,23 +2162,26 @@ def register_solver(
         _AUTO_SOLVERS[name] = applies_to
 
 
-def registered_solver(model: Model, method: Any) -> str | None:
+def registered_solver(model: Model, method: Any, constraints: FlipConstraints) -> str | None:
     """The registered solver that ``method`` names for ``model``, or None (built-in).
 
     ``"auto"`` resolves to the first registered solver whose ``applies_to`` accepts
-    the model.
+    the model and the constraints.
 
     Examples
     --------
     >>> import xaiwidgets as xw
     >>> ds = xw.datasets.load_credit()
-    >>> registered_solver(xw.wrap(xw.zoo.train_mlp(ds), ds), "auto") is None
+    >>> model = xw.wrap(xw.zoo.train_mlp(ds), ds)
+    >>> registered_solver(model, "auto", FlipConstraints.from_model(model)) is None
     True
     """
     if not isinstance(method, str):
         return None
     if method == "auto":
-        return next((name for name, fits in _AUTO_SOLVERS.items() if fits(model)), None)
+        return next(
+            (name for name, fits in _AUTO_SOLVERS.items() if fits(model, constraints)), None
+        )
     return method if method in _SOLVERS else None
 
 
@@ -2396,7 +2400,7 @@ def closest(
         norm=norm,
         discrete=discrete,
     )
-    name = registered_solver(model, method)
+    name = registered_solver(model, method, domain)
     if name is not None:
         return _SOLVERS[name](
             model,
@@ -2519,7 +2523,7 @@ class FlipPointExplainer(Explainer):
         predicted = np.argmax(outputs, axis=1)
         distances, flip_class, feasible, points = [], [], [], np.full_like(batch, np.nan)
         solvers: dict[Any, _Solver] = {}
-        exact = registered_solver(self.model, self._solver_options["method"])
+        exact = registered_solver(self.model, self._solver_options["method"], self._constraints)
         for row, (x, target, own) in enumerate(zip(batch, targets, predicted, strict=True)):
             classes = None if target == own else [int(target)]
             key = None if classes is None else int(target)
