@@ -138,10 +138,11 @@ def test_random_small_mlps(sizes, seed):
 
 
 # ---------------------------------------------------------------------- optimality
-@pytest.mark.parametrize("norm", ["l2", "l1"])
+@pytest.mark.parametrize("norm", ["l2", "l1", "linf"])
 def test_linear_model_gives_the_analytic_projection(credit, logreg, norm):
     """Closest point on {w.x + c = 0} in the scaled norm: for L2 the projection
-    x - g s^2 w / |s w|^2, for L1 a move of the single feature with the largest |s w|."""
+    x - g s^2 w / |s w|^2, for L1 a move of the single feature with the largest |s w|,
+    for L-infinity the same scaled move t s sign(w) of every feature, t = g / sum |s w|."""
     weights, bias = linear_weights(logreg)
     w = weights.copy()
     w[8:12] = 0.0  # employment is fixed below: it takes no part in the projection
@@ -153,10 +154,12 @@ def test_linear_model_gives_the_analytic_projection(credit, logreg, norm):
         g = weights @ x + bias
         if norm == "l2":
             expected = x - g * s**2 * w / (w @ (s**2 * w))
-        else:
+        elif norm == "l1":
             k = int(np.argmax(np.abs(w * s)))
             expected = x.copy()
             expected[k] -= g / w[k]
+        else:
+            expected = x - g / np.abs(w * s).sum() * s * np.sign(w)
         np.testing.assert_allclose(fp.point, expected, rtol=0, atol=1e-8 * np.abs(expected).max())
         assert fp.distance == pytest.approx(fp.constraints.distance(x, expected), rel=1e-9)
         assert fp.same_partition
@@ -433,7 +436,7 @@ def test_bad_input_raises_clear_errors(credit, credit_model):
     with pytest.raises(ValueError, match="only the input's own class"):
         xw.flip.closest(credit_model, x, classes=[int(credit_model.predict(x)[0])])
     with pytest.raises(ValueError, match="'norm' parameter"):
-        xw.flip.closest(credit_model, x, norm="linf")
+        xw.flip.closest(credit_model, x, norm="l3")
     with pytest.raises(ValueError, match="categorical feature has no order"):
         xw.flip.closest(credit_model, x, monotone={"employment": "increase"})
     with pytest.raises(ValueError, match="monotone\\['age'\\]"):

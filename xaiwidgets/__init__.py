@@ -12,6 +12,7 @@ __version__ = "0.1.0.dev0"
 
 from . import (
     analysis,
+    attacks,
     bugs,
     datasets,
     debugging,
@@ -25,6 +26,7 @@ from . import (
 from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 from .widgets import (
+    AttackWidget,
     CompareWidget,
     ExplainerWidget,
     FlipPointWidget,
@@ -35,6 +37,7 @@ from .widgets import (
 )
 
 __all__ = [
+    "AttackWidget",
     "CompareWidget",
     "Dataset",
     "ExplainerWidget",
@@ -47,6 +50,7 @@ __all__ = [
     "Workbench",
     "__version__",
     "analysis",
+    "attacks",
     "bugs",
     "datasets",
     "debugging",

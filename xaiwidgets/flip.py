@@ -11,6 +11,7 @@ Individual-Level and Group-Level Analysis", La Matematica (2022).
 True
 """
 
+from .analysis.believability import Believability, BelievabilityReport, believability
 from .analysis.flip_audit import (
     AugmentResult,
     BiasTest,
@@ -21,6 +22,7 @@ from .analysis.flip_audit import (
     bias_test,
     report,
 )
+from .explainers.exact_counterfactuals import Certificate, certify, milp_applies
 from .explainers.flip_points import (
     FlipConstraints,
     FlipPoint,
@@ -40,7 +42,10 @@ from .plotting._flip import (
 
 __all__ = [
     "AugmentResult",
+    "Believability",
+    "BelievabilityReport",
     "BiasTest",
+    "Certificate",
     "FlipAudit",
     "FlipConstraints",
     "FlipPoint",
@@ -48,8 +53,11 @@ __all__ = [
     "FlipReport",
     "audit",
     "augment",
+    "believability",
     "bias_test",
+    "certify",
     "closest",
+    "milp_applies",
     "plot_bias_test",
     "plot_change_frequency",
     "plot_directions",

@@ -4,6 +4,7 @@ Also ``agreement`` (how much methods agree on one input) and ``perturbation`` (t
 image perturbations of the widgets); widgets call these and never compute numbers.
 """
 
+from .believability import Believability, BelievabilityReport, believability
 from .flip_audit import (
     AugmentResult,
     BiasTest,
@@ -17,11 +18,14 @@ from .flip_audit import (
 
 __all__ = [
     "AugmentResult",
+    "Believability",
+    "BelievabilityReport",
     "BiasTest",
     "FlipAudit",
     "FlipReport",
     "audit",
     "augment",
+    "believability",
     "bias_test",
     "report",
 ]

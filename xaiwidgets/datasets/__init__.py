@@ -1,10 +1,10 @@
-"""Data sets: bundled (digits, breast cancer), generated (moons, credit), and Adult online.
+"""Data sets: bundled (digits, faces, breast cancer), generated (moons, credit), and Adult online.
 
 Every loader returns a :class:`~xaiwidgets.core.dataset.Dataset`.
 """
 
 from ._adult import load_adult
-from ._bundled import load_breast_cancer, load_digits, load_moons
+from ._bundled import load_breast_cancer, load_digits, load_faces, load_moons
 from ._credit import credit_score, in_bias_subspace, load_credit
 from ._scaffold import Scaffold, make_scaffold
 
@@ -16,6 +16,7 @@ __all__ = [
     "load_breast_cancer",
     "load_credit",
     "load_digits",
+    "load_faces",
     "load_moons",
     "make_scaffold",
 ]

@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 from ..core.dataset import Dataset, Feature, continuous_features
 from ..core.validation import check_int, check_real
 
-__all__ = ["load_breast_cancer", "load_digits", "load_moons"]
+__all__ = ["load_breast_cancer", "load_digits", "load_faces", "load_moons"]
 
 
 def _split(X: np.ndarray, y: np.ndarray, seed: int, test_size: float = 0.25):
@@ -59,6 +59,57 @@ def load_digits(seed: int = 0) -> Dataset:
         description=(
             "UCI optical recognition of handwritten digits as bundled with scikit-learn: "
             "1797 images of 8x8 pixels, grey levels 0-16 scaled to [0, 1]."
+        ),
+    )
+
+
+def load_faces(seed: int = 0) -> Dataset:
+    """Faces and non-faces, 25x25 grey images in [0, 1], two classes (offline).
+
+    scikit-image's bundled ``lfw_subset``: 100 faces from Labeled Faces in the Wild
+    (Huang et al. 2007) and 100 patches of other images, split 75/25, stratified. Larger
+    than the 8x8 digits, so explanations have room for structure (the explanation
+    attack of ``xw.attacks`` shows its effect better here).
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the train/test split.
+
+    Returns
+    -------
+    Dataset
+        ``kind="image"``; inputs of shape ``(1, 25, 25)``; classes ``["other", "face"]``.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_faces()
+    >>> ds.X_train.shape, ds.class_names
+    ((150, 1, 25, 25), ['other', 'face'])
+    """
+    import skimage.data
+
+    seed = check_int(seed, "seed", low=0)
+    images = skimage.data.lfw_subset().astype(np.float64)
+    y = np.r_[np.ones(100, dtype=int), np.zeros(100, dtype=int)]  # faces first
+    X_train, X_test, y_train, y_test = _split(images[:, None], y, seed)
+    side = images.shape[1]
+    names = [f"pixel[{r},{c}]" for r in range(side) for c in range(side)]
+    features = [Feature(name, "continuous", (i,), (0.0, 1.0)) for i, name in enumerate(names)]
+    return Dataset(
+        name="faces",
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        feature_names=names,
+        class_names=["other", "face"],
+        kind="image",
+        features=features,
+        description=(
+            "scikit-image's lfw_subset: 100 faces (Labeled Faces in the Wild) and 100 "
+            "non-face patches, 25x25 grey levels in [0, 1]."
         ),
     )
 

@@ -6,6 +6,7 @@ model with :func:`available`.
 """
 
 from ..core.explainer import Explainer, available, get, register
+from . import exact_counterfactuals
 from ._shap import Shap
 from .fimap import Fimap
 from .flip_points import FlipPointExplainer
@@ -30,6 +31,7 @@ __all__ = [
     "Shap",
     "SmoothGrad",
     "available",
+    "exact_counterfactuals",
     "get",
     "register",
 ]

@@ -68,7 +68,9 @@ __all__ = [
     "register_solver",
 ]
 
-Norm = Literal["l2", "l1"]
+Norm = Literal["l2", "l1", "linf"]
+#: The norms of the scaled change every flip-point solver understands.
+NORMS = ("l2", "l1", "linf")
 
 #: Smallest probability whose logarithm is taken (log-probability scores).
 _TINY = 1e-300
@@ -189,8 +191,8 @@ class FlipConstraints:
         Columns that may not change (locked or immutable features).
     direction : ndarray of int, shape (n_columns,)
         ``+1``: may only increase (for example age), ``-1``: may only decrease, ``0``: free.
-    norm : {"l2", "l1"}, default="l2"
-        Euclidean or L1 norm of the scaled change.
+    norm : {"l2", "l1", "linf"}, default="l2"
+        Euclidean, L1 or L-infinity (largest scaled change) norm of the scaled change.
     discrete : bool, default=True
         Whether the flip point must respect integer features and one-hot groups (the
         continuous relaxation is always reported too).
@@ -258,7 +260,7 @@ class FlipConstraints:
         fixed = np.asarray(self.fixed, dtype=bool).reshape(-1)
         if fixed.shape != (n,):
             raise ValueError(f"fixed must be a boolean mask of {n} columns; got {fixed.shape}.")
-        check_option(self.norm, "norm", ["l2", "l1"])
+        check_option(self.norm, "norm", NORMS)
         object.__setattr__(self, "scale", _frozen(scale, np.float64))
         object.__setattr__(self, "bounds", _frozen(bounds, np.float64))
         object.__setattr__(self, "fixed", _frozen(fixed, bool))
@@ -310,7 +312,7 @@ class FlipConstraints:
             width of the bounds, ``"unit"`` ones; ``"auto"`` is ``"std"`` for tabular
             data and ``"unit"`` for images and models without a data set. A dict
             overrides single features of ``"auto"``; an array gives every column.
-        norm : {"l2", "l1"}, default="l2"
+        norm : {"l2", "l1", "linf"}, default="l2"
             Norm of the scaled change.
         discrete : bool, default=True
             Respect integer features and one-hot groups in the flip point.
@@ -380,7 +382,7 @@ class FlipConstraints:
             bounds=resolved_bounds,
             fixed=fixed_mask,
             direction=direction,
-            norm=check_option(norm, "norm", ["l2", "l1"]),
+            norm=check_option(norm, "norm", NORMS),
             discrete=bool(discrete),
             data_range=data_range,
             input_shape=model.input_shape,
@@ -479,6 +481,8 @@ class FlipConstraints:
         scaled = (points.reshape(-1, self.n_features) - x) / self.scale
         if self.norm == "l1":
             values = np.abs(scaled).sum(axis=1)
+        elif self.norm == "linf":
+            values = np.abs(scaled).max(axis=1, initial=0.0)
         else:
             values = np.sqrt((scaled**2).sum(axis=1))
         return float(values[0]) if single else values
@@ -1480,6 +1484,8 @@ class _Solver:
             step = np.zeros_like(scaled)
             k = int(np.argmax(np.abs(scaled)))
             step[k] = -np.sign(scaled[k])
+        elif self.c.norm == "linf":
+            step = -np.sign(scaled)
         else:
             step = -scaled
         d = np.zeros_like(q.x)
@@ -1732,18 +1738,26 @@ class _Solver:
             y = base.copy()
             y[cols] = x[cols] + s * v0
             return y
-        l1 = c.norm == "l1"
+        # L1: v = w+ - w- with w+, w- >= 0 and objective sum(w+ + w-); L-infinity: the
+        # epigraph w = (v, t), minimise t subject to -t <= v <= t; L2: w = v, |v|^2.
+        l1, linf = c.norm == "l1", c.norm == "linf"
         m = len(cols)
 
         def to_v(w: np.ndarray) -> np.ndarray:
-            return w[:m] - w[m:] if l1 else w
+            return w[:m] - w[m:] if l1 else w[:m]
 
         def lift(jac: np.ndarray) -> np.ndarray:
-            return np.concatenate([jac, -jac], axis=-1) if l1 else jac
+            if l1:
+                return np.concatenate([jac, -jac], axis=-1)
+            if linf:
+                return np.concatenate([jac, np.zeros((*jac.shape[:-1], 1))], axis=-1)
+            return jac
 
         def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
             if l1:
                 return float(w.sum()), np.ones_like(w)
+            if linf:
+                return float(w[-1]), np.eye(m + 1)[-1]
             return float(w @ w), 2 * w
 
         constraints = [
@@ -1769,6 +1783,13 @@ class _Solver:
             w0 = np.concatenate([np.maximum(v0, 0), np.maximum(-v0, 0)])
             bounds = list(zip(np.zeros(m), np.maximum(hi, 0), strict=True)) + list(
                 zip(np.zeros(m), np.maximum(-lo, 0), strict=True)
+            )
+        elif linf:
+            w0 = np.append(v0, np.abs(v0).max(initial=0.0))
+            bounds = [*zip(lo, hi, strict=True), (0.0, None)]
+            epigraph = np.block([[-np.eye(m), np.ones((m, 1))], [np.eye(m), np.ones((m, 1))]])
+            constraints.append(
+                {"type": "ineq", "fun": lambda w: epigraph @ w, "jac": lambda w: epigraph}
             )
         else:
             w0, bounds = v0, list(zip(lo, hi, strict=True))
@@ -2078,7 +2099,9 @@ class _Solver:
             )
         z = self.scores(point.y[None])[0]
         raw = point.y - q.x
-        distance_raw = float(np.abs(raw).sum() if self.c.norm == "l1" else np.linalg.norm(raw))
+        distance_raw = float(
+            np.linalg.norm(raw, ord={"l1": 1, "l2": 2, "linf": np.inf}[self.c.norm])
+        )
         same = self._same_partition(q, point.y, point.j)
         meta["time_s"] = time.perf_counter() - start
         return FlipPoint(
@@ -2099,14 +2122,25 @@ class _Solver:
 
 # ====================================================================== public entry
 _SOLVERS: dict[str, Callable[..., FlipPoint]] = {}
+#: Registered solvers that ``method="auto"`` picks for the models they apply to.
+_AUTO_SOLVERS: dict[str, Callable[[Model, FlipConstraints], bool]] = {}
 
 
-def register_solver(name: str, solve: Callable[..., FlipPoint]) -> None:
+def register_solver(
+    name: str,
+    solve: Callable[..., FlipPoint],
+    *,
+    applies_to: Callable[[Model, FlipConstraints], bool] | None = None,
+) -> None:
     """Make another flip-point solver available as ``closest(..., method=name)``.
 
-    ``solve(model, x, constraints, *, classes, tol)`` receives the wrapped model, the
-    flattened input, a :class:`FlipConstraints` and the allowed classes, and returns a
-    :class:`FlipPoint` (exact solvers for trees or ReLU networks plug in here).
+    ``solve(model, x, constraints, *, classes, tol, **options)`` receives the wrapped
+    model, the flattened input, a :class:`FlipConstraints`, the allowed classes and the
+    extra keyword options given to :func:`closest`, and returns a :class:`FlipPoint`
+    (exact solvers for trees or ReLU networks plug in here). With ``applies_to``, a
+    predicate on the wrapped model and the constraints (an exact solver may take only
+    some norms), ``method="auto"`` uses this solver for every problem it accepts (the
+    first registered one that does).
 
     Examples
     --------
@@ -2120,7 +2154,35 @@ def register_solver(name: str, solve: Callable[..., FlipPoint]) -> None:
         raise ValueError(f"name must be a new non-empty solver name; got {name!r}.")
     if not callable(solve):
         raise TypeError(f"solve must be callable; got {type(solve).__name__}.")
+    if applies_to is not None and not callable(applies_to):
+        raise TypeError(f"applies_to must be callable or None; got {type(applies_to).__name__}.")
     _SOLVERS[name] = solve
+    _AUTO_SOLVERS.pop(name, None)
+    if applies_to is not None:
+        _AUTO_SOLVERS[name] = applies_to
+
+
+def registered_solver(model: Model, method: Any, constraints: FlipConstraints) -> str | None:
+    """The registered solver that ``method`` names for ``model``, or None (built-in).
+
+    ``"auto"`` resolves to the first registered solver whose ``applies_to`` accepts
+    the model and the constraints.
+
+    Examples
+    --------
+    >>> import xaiwidgets as xw
+    >>> ds = xw.datasets.load_credit()
+    >>> model = xw.wrap(xw.zoo.train_mlp(ds), ds)
+    >>> registered_solver(model, "auto", FlipConstraints.from_model(model)) is None
+    True
+    """
+    if not isinstance(method, str):
+        return None
+    if method == "auto":
+        return next(
+            (name for name, fits in _AUTO_SOLVERS.items() if fits(model, constraints)), None
+        )
+    return method if method in _SOLVERS else None
 
 
 def _check_classes(classes: Any, n_classes: int) -> list[int] | None:
@@ -2247,6 +2309,7 @@ def closest(
     max_iter: int = 200,
     max_enumerate: int = 20000,
     seed: int | None = 0,
+    **options: Any,
 ) -> FlipPoint:
     r"""The closest flip point of one input: the nearest tie of two class scores.
 
@@ -2271,7 +2334,11 @@ def closest(
         A ready domain instead of the options above (``fixed`` and ``free`` may still
         restrict it).
     method : {"auto", "gradient", "derivative-free"} or a registered name, default="auto"
-        ``"auto"``: gradients for torch models, derivative-free otherwise.
+        ``"auto"``: a registered solver that applies to the model (the exact solvers of
+        :mod:`~xaiwidgets.explainers.exact_counterfactuals` for scikit-learn trees and
+        tree ensembles), else gradients for torch models and derivative-free otherwise.
+        ``"milp"`` is the exact mixed-integer solver for tree ensembles and small ReLU
+        networks, ``"leaves"`` the leaf enumeration for one decision tree.
     tol : float, default=1e-4
         A point is a tie when ``|z_i - z_j| <= tol * max(1, max_k z_k(x) - min_k z_k(x))``
         (scaled to the spread of the scores at ``x``).
@@ -2286,6 +2353,9 @@ def closest(
         has at most this many points.
     seed : int or None, default=0
         Seed of the random points tried when no start reaches the boundary.
+    **options
+        Options of a registered solver, for example ``time_limit``, ``mip_gap`` and
+        ``margin`` of the exact solvers.
 
     Returns
     -------
@@ -2330,13 +2400,20 @@ def closest(
         norm=norm,
         discrete=discrete,
     )
-    if isinstance(method, str) and method in _SOLVERS:
-        return _SOLVERS[method](
+    name = registered_solver(model, method, domain)
+    if name is not None:
+        return _SOLVERS[name](
             model,
             batch[0].reshape(-1),
             domain,
             classes=_check_classes(classes, model.n_classes),
             tol=tol,
+            **options,
+        )
+    if options:
+        raise TypeError(
+            f"Unknown option(s) {sorted(options)} for method={method!r}; they belong to a "
+            f"registered solver ({', '.join(sorted(_SOLVERS)) or 'none registered'})."
         )
     solver = _make_solver(
         model,
@@ -2446,16 +2523,25 @@ class FlipPointExplainer(Explainer):
         predicted = np.argmax(outputs, axis=1)
         distances, flip_class, feasible, points = [], [], [], np.full_like(batch, np.nan)
         solvers: dict[Any, _Solver] = {}
+        exact = registered_solver(self.model, self._solver_options["method"], self._constraints)
         for row, (x, target, own) in enumerate(zip(batch, targets, predicted, strict=True)):
             classes = None if target == own else [int(target)]
             key = None if classes is None else int(target)
-            if key not in solvers:
-                solvers[key] = _make_solver(
-                    self.model, self._constraints, classes=classes, **self._solver_options
+            if exact is not None:
+                fp = _SOLVERS[exact](
+                    self.model,
+                    x.reshape(-1),
+                    self._constraints,
+                    classes=classes,
+                    tol=self._solver_options["tol"],
                 )
-            solver = solvers[key]
-            with solver.session():
-                fp = solver.solve(x.reshape(-1))
+            else:
+                if key not in solvers:
+                    solvers[key] = _make_solver(
+                        self.model, self._constraints, classes=classes, **self._solver_options
+                    )
+                with solvers[key].session():
+                    fp = solvers[key].solve(x.reshape(-1))
             distances.append(fp.distance)
             flip_class.append(-1 if fp.classes[1] is None else fp.classes[1])
             feasible.append(fp.feasible)

@@ -6,6 +6,7 @@ their artists in place, and ``LiveFigure`` redraws only what moved: the building
 of the widgets, usable for animations too.
 """
 
+from ._attack import SimilarityCurve, plot_explanation_attack
 from ._debugging import detection_curve, plot_debug_measures, plot_detection_curve
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
@@ -32,6 +33,7 @@ __all__ = [
     "MapStrip",
     "ProbabilityBars",
     "RegionMapMarker",
+    "SimilarityCurve",
     "detection_curve",
     "normalize_for_display",
     "plot",
@@ -42,6 +44,7 @@ __all__ = [
     "plot_debug_measures",
     "plot_detection_curve",
     "plot_directions",
+    "plot_explanation_attack",
     "plot_flip_changes",
     "plot_flip_path",
     "plot_image",

@@ -2,6 +2,8 @@
 
 ``ExplainerWidget`` perturbs one input and shows its explanation live;
 ``CompareWidget`` explains the same input with several methods side by side;
+``AttackWidget`` manipulates an explanation (Dombrowski et al. 2019) while the
+prediction stays.
 ``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
 ``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 ``FlipPointWidget`` finds the closest flip point, its report and a group audit.
@@ -23,11 +25,12 @@ walks through it. The reusable parts are
   busy indicator, ``wait()``, errors shown inside the widget.
 """
 
+from ._attack import AttackWidget
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._flip import FlipPointWidget
-from ._inputs import ImageInput, InputControls, TabularInput, input_controls
+from ._inputs import AttackControls, ImageInput, InputControls, TabularInput, input_controls
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
 from ._regions import RegionWidget
 from ._sanity import SanityCheckWidget
@@ -37,6 +40,8 @@ __all__ = [
     "PARAMETERS",
     "TABS",
     "Array",
+    "AttackControls",
+    "AttackWidget",
     "CompareWidget",
     "ExplainerWidget",
     "ExplanationCache",

@@ -18,13 +18,31 @@ import ipywidgets
 import numpy as np
 import traitlets
 
+from ..analysis.attacks import fgsm, pgd, resolve_scale, what_it_takes
 from ..analysis.perturbation import perturb_image
 from ..core.dataset import Dataset, Feature
 from ..core.model import Model
 from ..core.validation import check_batch, check_int, check_real
 from ._base import Array, frozen, is_echo, readout_format
 
-__all__ = ["ImageInput", "InputControls", "TabularInput", "input_controls"]
+__all__ = [
+    "ATTACKS",
+    "AttackControls",
+    "ImageInput",
+    "InputControls",
+    "TabularInput",
+    "input_controls",
+]
+
+#: The attacks of the input panels: name -> (label, attack, norm).
+ATTACKS = {
+    "none": ("no attack", None, None),
+    "fgsm": ("FGSM", "fgsm", "linf"),
+    "pgd_linf": ("PGD L∞", "pgd", "linf"),
+    "pgd_l2": ("PGD L2", "pgd", "l2"),
+}
+#: PGD steps of the panels' attack.
+ATTACK_STEPS = 20
 
 _LABEL_WIDTH = "140px"
 _CHANGED = "#e07000"
@@ -33,31 +51,50 @@ _CHANGED = "#e07000"
 class InputControls(ipywidgets.VBox):
     """Base of the input panels: a test-row picker with its classes, and reset.
 
+    With a torch model the panel also offers an adversarial attack as one more
+    perturbation (:class:`AttackControls`: FGSM or PGD and an epsilon slider), applied
+    after the panel's own changes; the prediction flips while the input barely moves.
+
     Parameters
     ----------
     dataset : Dataset
         Rows come from ``dataset.X_test``.
     model : Model, optional
-        Used to show the model's prediction for the picked row.
+        Used to show the model's prediction for the picked row (and to attack it).
     index : int, default=0
         The first row shown.
 
     Attributes
     ----------
     x : ndarray
-        The current input (reading gives a copy).
+        The current input (reading gives a copy), attacked if an attack is on.
     index : int
         The test row.
+    attack : {"none", "fgsm", "pgd_linf", "pgd_l2"}
+        The adversarial attack (torch models only).
+    attack_eps : float
+        Its epsilon: pixel units for images, training standard deviations for tabular
+        data (where only continuous features move).
+    clean : ndarray
+        The input before the attack.
     """
 
     x = Array(help="the current input")
     index = traitlets.Any(0, help="the test row (an int)")
+    attack = traitlets.Unicode(
+        "none", help="adversarial attack: 'none', 'fgsm', 'pgd_linf', 'pgd_l2'"
+    )
+    attack_eps = traitlets.Float(
+        0.0, help="the attack's epsilon (feature scales for tabular data)"
+    )
 
     def __init__(self, dataset: Dataset, model: Model | None = None, *, index: int = 0) -> None:
         self.dataset = dataset
         self.model = model
         self.X, self.y = dataset.X_test, dataset.y_test
         self._syncing = False
+        self._clean: np.ndarray | None = None  # the input before the attack
+        self._attacking = False
         self._probabilities: np.ndarray | None = None
         self.row_picker = ipywidgets.BoundedIntText(
             value=0,
@@ -72,13 +109,18 @@ class InputControls(ipywidgets.VBox):
             description="reset to original", icon="undo", layout=ipywidgets.Layout(width="auto")
         )
         self.reset_button.on_click(lambda _: self.reset())
+        self.attack_controls: AttackControls | None = None
         super().__init__(
             children=[self.row_picker, self.row_label, *self._controls()],
             layout=ipywidgets.Layout(min_width="360px"),
         )
         self.add_class("xw-inputs")
+        if model is not None and model.differentiable:
+            self.attack_controls = AttackControls(self)
+            self.children = (*self.children, self.attack_controls)
         self.observe(self._load_row, names="index")
         self.observe(self._on_x, names="x")
+        self.observe(self._on_attack, names=["attack", "attack_eps"])
         traitlets.link((self.row_picker, "value"), (self, "index"))
         self.index = index
         if self.x is None:  # index 0 set twice does not notify
@@ -127,8 +169,97 @@ class InputControls(ipywidgets.VBox):
         return np.array(self.X[self.index])
 
     def reset(self) -> None:
-        """Go back to the current row's original input."""
+        """Go back to the current row's original input (and switch any attack off)."""
         self.x = self.original
+
+    # ------------------------------------------------------------------ attack
+    @traitlets.validate("attack")
+    def _valid_attack(self, proposal: Any) -> str:
+        if proposal.value not in ATTACKS:
+            raise ValueError(f"attack must be one of {list(ATTACKS)}; got {proposal.value!r}.")
+        if proposal.value != "none" and self.attack_controls is None:
+            raise TypeError("Attacks need a torch model (gradients); this panel has none.")
+        return proposal.value
+
+    @traitlets.validate("attack_eps")
+    def _valid_attack_eps(self, proposal: Any) -> float:
+        return check_real(proposal.value, "attack_eps", low=0.0)
+
+    @property
+    def clean(self) -> np.ndarray:
+        """The current input without the adversarial attack (a copy)."""
+        return np.array(self._clean if self._clean is not None else self.x)
+
+    @property
+    def attack_mask(self) -> np.ndarray | None:
+        """Where the attack may change the input: continuous features of tabular data."""
+        return None
+
+    def adversarial(self, clean: np.ndarray) -> np.ndarray:
+        """``clean`` under the current attack (itself when there is none).
+
+        Untargeted, away from the model's prediction at ``clean``, within the data
+        bounds (:mod:`xaiwidgets.analysis.attacks`).
+        """
+        _, method, norm = ATTACKS[self.attack]
+        if method is None or self.attack_eps <= 0:
+            return clean
+        if method == "fgsm":
+            return fgsm(self.model, clean, self.attack_eps, mask=self.attack_mask)
+        return pgd(
+            self.model,
+            clean,
+            self.attack_eps,
+            norm=norm,
+            steps=ATTACK_STEPS,
+            mask=self.attack_mask,
+        )
+
+    def smallest_flipping_eps(self) -> float:
+        """Set ``attack_eps`` to the smallest epsilon that flips the prediction.
+
+        Uses :func:`~xaiwidgets.attacks.what_it_takes` with the current attack (PGD L∞
+        when none is chosen); returns the epsilon (``inf`` if none up to the maximum).
+        """
+        if self.attack == "none":
+            self.attack = "pgd_linf"
+        _, method, norm = ATTACKS[self.attack]
+        report = what_it_takes(
+            self.model,
+            self.clean,
+            method=method,
+            norm=norm,
+            mask=self.attack_mask,
+            **({"steps": ATTACK_STEPS} if method == "pgd" else {}),
+        )
+        if report.flipped:
+            self.attack_eps = report.eps
+        return report.eps
+
+    def _on_attack(self, change: Any) -> None:
+        if self._syncing:
+            return
+        self._show_attacked(self.clean)
+
+    def _show_attacked(self, clean: np.ndarray) -> None:
+        """Show the attacked ``clean`` input (``clean`` itself without an attack)."""
+        active = self.attack != "none" and self.attack_eps > 0
+        self._attacking = True
+        try:
+            self.x = self.adversarial(clean) if active else clean
+        finally:
+            self._attacking = False
+        self._clean = np.array(clean) if active else None
+        if self.attack_controls is not None:
+            self.attack_controls.update(clean, self.x if active else None)
+
+    def _attack_off(self) -> None:
+        """Forget the attack (x was set from outside or the row changed)."""
+        self._clean = None
+        if self.attack_controls is not None and self.attack != "none":
+            with self._muted():
+                self.attack = "none"
+            self.attack_controls.update(None, None)
 
     @contextmanager
     def _muted(self) -> Iterator[None]:
@@ -144,6 +275,8 @@ class InputControls(ipywidgets.VBox):
         self.reset()
 
     def _on_x(self, change: Any) -> None:
+        if not self._attacking:
+            self._attack_off()
         with self._muted():
             self._sync_controls(np.asarray(change["new"] if change else self.x))
 
@@ -271,7 +404,7 @@ class TabularInput(InputControls):
             For a non-numeric value of a numeric feature.
         """
         feature = self._feature(name)
-        x = self.x
+        x = self.clean
         if feature.kind == "categorical":
             if value not in feature.categories:
                 raise ValueError(
@@ -284,7 +417,19 @@ class TabularInput(InputControls):
             if isinstance(value, bool | str) or not np.isscalar(value):
                 raise TypeError(f"Feature {name!r} takes a number; got {value!r}.")
             x[feature.columns[0]] = float(value)
-        self.x = x
+        if self._clean is not None:  # under attack: attack the moved input again
+            self._show_attacked(x)
+        else:
+            self.x = x
+
+    @property
+    def attack_mask(self) -> np.ndarray:
+        """Continuous features only: integers stay whole and categories one-hot."""
+        mask = np.zeros(self.dataset.n_features)
+        for feature in self.dataset.features:
+            if feature.kind == "continuous":
+                mask[list(feature.columns)] = 1.0
+        return mask
 
     def feature_value(self, name: str) -> float | str:
         """The current value of a feature (a category label for categorical ones)."""
@@ -488,20 +633,115 @@ class ImageInput(InputControls):
                 self.occlude_box.value = False
         self._perturbing = True
         try:
-            self.x = perturb_image(self._base, **self.perturbation, value_range=self._value_range)
+            perturbed = perturb_image(
+                self._base, **self.perturbation, value_range=self._value_range
+            )
+            self._show_attacked(perturbed)
         finally:
             self._perturbing = False
 
     def _on_x(self, change: Any) -> None:
-        if self._perturbing:
+        if self._perturbing or self._attacking:
             return
         # x assigned from outside (or a new row): it becomes the unperturbed base.
         self._base = np.asarray(change["new"] if change else self.x)
+        self._attack_off()
         with self._muted():
             self.brightness = self.contrast = 1.0
             self.noise = 0.0
             self.occlusion = None
             self.occlude_box.value = False
+
+
+class AttackControls(ipywidgets.VBox):
+    """The attack row of an input panel: method, epsilon slider, "smallest ε", readout.
+
+    Linked to the panel's ``attack`` and ``attack_eps`` traits; the attack itself runs
+    in the panel (:meth:`InputControls.adversarial`). Epsilon is in pixel units for
+    images and in training standard deviations for tabular data (where only
+    continuous features move).
+
+    Parameters
+    ----------
+    panel : InputControls
+    """
+
+    def __init__(self, panel: InputControls) -> None:
+        self.panel = panel
+        image = panel.dataset.kind == "image"
+        self.linf_max = 0.5 if image else 3.0
+        self.method_picker = ipywidgets.Dropdown(
+            options=[(label, name) for name, (label, _, _) in ATTACKS.items()],
+            value="none",
+            description="attack",
+            style={"description_width": "90px"},
+            layout=ipywidgets.Layout(width="230px"),
+        )
+        self.eps_slider = ipywidgets.FloatSlider(
+            value=0.0,
+            min=0.0,
+            max=self.linf_max,
+            step=0.005 if image else 0.01,
+            readout_format=".3f" if image else ".2f",
+            description="ε" if image else "ε (std)",
+            style={"description_width": "90px"},
+            layout=ipywidgets.Layout(width="330px"),
+        )
+        self.smallest_button = ipywidgets.Button(
+            description="smallest ε that flips",
+            icon="search",
+            layout=ipywidgets.Layout(width="auto"),
+        )
+        self.readout = ipywidgets.HTML()
+        traitlets.link((self.method_picker, "value"), (panel, "attack"))
+        traitlets.link((self.eps_slider, "value"), (panel, "attack_eps"))
+        self.method_picker.observe(self._on_method, names="value")
+        self.smallest_button.on_click(lambda _: self._smallest())
+        super().__init__(
+            children=[
+                ipywidgets.HBox([self.method_picker, self.smallest_button]),
+                self.eps_slider,
+                self.readout,
+            ]
+        )
+
+    def _on_method(self, change: Any) -> None:
+        """L2 balls are wider: a larger slider range for the same per-feature change."""
+        n = self.panel.dataset.n_features
+        top = self.linf_max * (np.sqrt(n) / 2 if change["new"] == "pgd_l2" else 1.0)
+        self.eps_slider.max = max(top, self.eps_slider.value)
+
+    def _smallest(self) -> None:
+        try:
+            eps = self.panel.smallest_flipping_eps()
+        except Exception as exc:  # shown here: the panel has no error box of its own
+            self.readout.value = f'<span style="color:#d62728">{html.escape(str(exc))}</span>'
+            return
+        if not np.isfinite(eps):
+            self.readout.value = "no ε up to the bounds flips the prediction"
+            return
+        self.eps_slider.max = max(self.eps_slider.max, eps)
+
+    def update(self, clean: np.ndarray | None, attacked: np.ndarray | None) -> None:
+        """Say what the attack did: the prediction before and after, and the change."""
+        if clean is None or attacked is None:
+            self.readout.value = ""
+            return
+        model, names = self.panel.model, self.panel.dataset.class_names
+        before, after = model.predict(np.stack([clean, attacked]))
+        scale = resolve_scale(model, "auto").reshape(np.shape(clean))
+        moved = float(np.abs((attacked - clean) / scale).max())
+        verdict = (
+            f'<b style="color:#d62728">flips {html.escape(names[before])} &rarr; '
+            f"{html.escape(names[after])}</b>"
+            if before != after
+            else f"prediction stays {html.escape(names[before])}"
+        )
+        self.readout.value = (
+            f'<div style="padding-left:4px;font-size:0.92em">{verdict} &middot; '
+            f"largest change {moved:.3g}{'' if self.panel.dataset.kind == 'image' else ' std'}"
+            "</div>"
+        )
 
 
 def input_controls(
