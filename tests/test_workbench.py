@@ -261,3 +261,37 @@ def test_demo_opens_the_workbench_on_bundled_data(benches):
     assert digits.widgets["Explore"].wait().values.shape == (1, 8, 8)
     with pytest.raises(ValueError, match=r"data must be one of \['credit', 'digits'"):
         xw.demo("mnist")
+
+
+def test_flip_regions_and_attack_tabs_show_what_direct_calls_compute(
+    credit, credit_model, benches
+):
+    wb = xw.Workbench(credit_model, credit, index=6)
+    benches.append(wb)
+    assert wb.titles == [
+        "Explore",
+        "Compare",
+        "Sanity checks",
+        "Flip points",
+        "Regions",
+        "Attacks",
+    ]
+    wb.widgets["Explore"].set_feature("debt_ratio", 0.9)
+    moved = wb.widgets["Explore"].x
+    wb.selected = "Flip points"
+    flip = wb.widgets["Flip points"]
+    assert isinstance(flip, xw.FlipPointWidget)
+    np.testing.assert_array_equal(flip.x, moved)
+    direct = xw.flip.closest(credit_model, moved)
+    np.testing.assert_allclose(flip.wait().point, direct.point, rtol=1e-6, atol=1e-6)
+    wb.selected = "Regions"
+    regions = wb.widgets["Regions"]
+    np.testing.assert_array_equal(regions.x, moved)
+    expected = xw.explainers.LinearRegion(credit_model, normalize=True).explain(moved)
+    np.testing.assert_allclose(regions.wait().values, expected.values, rtol=1e-9)
+    wb.selected = "Attacks"  # it manipulates a test row: the row travels, not the move
+    attack = wb.widgets["Attacks"]
+    assert isinstance(attack, xw.AttackWidget) and attack.index == 6
+    result = attack.wait()
+    np.testing.assert_array_equal(result.x, credit.X_test[6])
+    assert result.distance_after <= result.distance_before

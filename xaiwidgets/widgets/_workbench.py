@@ -23,6 +23,7 @@ from ..core.explainer import available
 from ..core.model import Model, wrap
 from ..core.validation import check_int
 from ..explainers.linear_region import LinearRegion
+from ._attack import AttackWidget
 from ._base import InputWidget, _check_dataset, css_class, error_html
 from ._compare import CompareWidget
 from ._explainer import ExplainerWidget
@@ -113,6 +114,7 @@ TABS: list[Tab] = [
     Tab("Sanity checks", SanityCheckWidget, gradients, "a torch model, to randomize its layers"),
     Tab("Flip points", FlipPointWidget, tabular, "tabular data (a constraint per feature)"),
     Tab("Regions", RegionWidget, relu_network, "a ReLU network on tabular data"),
+    Tab("Attacks", AttackWidget, gradients, "a torch model (the attack differentiates it)"),
 ]
 
 
@@ -302,6 +304,8 @@ class Workbench(ipywidgets.VBox):
                 widget.index = self._index
             if self._x is not None and not np.array_equal(widget.x, self._x):
                 widget.x = self._x
+        elif isinstance(widget, AttackWidget) and widget.index != self._index:
+            widget.index = self._index  # it manipulates a test row, not a moved input
 
     def _header_html(self) -> str:
         ds, m = self.dataset, self.model
