@@ -59,7 +59,7 @@ def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_mod
     wb = xw.Workbench(credit_model, credit, index=4)
     benches.append(wb)
     assert wb.titles == [t.title for t in TABS if t.applies(wb.model, credit)]
-    assert wb.titles[:2] == ["Explore", "Compare"] and wb.hidden == {}
+    assert wb.titles[:2] == ["Explore", "Compare"] and list(wb.hidden) == ["Attacks"]
     assert list(wb.widgets) == ["Explore"] and wb.selected == "Explore"
     assert wb.tab.titles == tuple(wb.titles)
     assert all(len(box.children) == 0 for box in wb.tab.children[1:])  # not built yet
@@ -263,19 +263,11 @@ def test_demo_opens_the_workbench_on_bundled_data(benches):
         xw.demo("mnist")
 
 
-def test_flip_regions_and_attack_tabs_show_what_direct_calls_compute(
-    credit, credit_model, benches
-):
+def test_flip_and_regions_tabs_show_what_direct_calls_compute(credit, credit_model, benches):
     wb = xw.Workbench(credit_model, credit, index=6)
     benches.append(wb)
-    assert wb.titles == [
-        "Explore",
-        "Compare",
-        "Sanity checks",
-        "Flip points",
-        "Regions",
-        "Attacks",
-    ]
+    assert wb.titles == ["Explore", "Compare", "Sanity checks", "Flip points", "Regions"]
+    assert "Attacks" in wb.hidden  # the explanation attack moves maps of images
     wb.widgets["Explore"].set_feature("debt_ratio", 0.9)
     moved = wb.widgets["Explore"].x
     wb.selected = "Flip points"
@@ -289,9 +281,24 @@ def test_flip_regions_and_attack_tabs_show_what_direct_calls_compute(
     np.testing.assert_array_equal(regions.x, moved)
     expected = xw.explainers.LinearRegion(credit_model, normalize=True).explain(moved)
     np.testing.assert_allclose(regions.wait().values, expected.values, rtol=1e-9)
-    wb.selected = "Attacks"  # it manipulates a test row: the row travels, not the move
+
+
+def test_the_attacks_tab_manipulates_the_row_chosen_elsewhere(digits, digits_cnn, benches):
+    wb = xw.Workbench(digits_cnn, digits, index=6)
+    benches.append(wb)
+    assert wb.titles == ["Explore", "Compare", "Sanity checks", "Attacks"]
+    wb.widgets["Explore"].index = 8
+    wb.selected = "Attacks"  # it manipulates a test row: the row travels
     attack = wb.widgets["Attacks"]
-    assert isinstance(attack, xw.AttackWidget) and attack.index == 6
+    assert isinstance(attack, xw.AttackWidget) and attack.index == 8
+    attack.steps = 40
     result = attack.wait()
-    np.testing.assert_array_equal(result.x, credit.X_test[6])
-    assert result.distance_after <= result.distance_before
+    np.testing.assert_array_equal(result.x, digits.X_test[8])
+    direct = xw.attacks.manipulate_explanation(
+        digits_cnn,
+        digits.X_test[8],
+        xw.attacks.explanation_map(digits_cnn, digits.X_test[attack.target_index]),
+        eps=attack.eps,
+        steps=40,
+    )
+    np.testing.assert_allclose(result.x_adv, direct.x_adv, atol=1e-4)

@@ -39,6 +39,7 @@ __all__ = [
     "everywhere",
     "explore",
     "gradients",
+    "image_gradients",
     "relu_network",
     "tabular",
 ]
@@ -57,6 +58,15 @@ def gradients(model: Model, dataset: Dataset) -> bool:
 def tabular(model: Model, dataset: Dataset) -> bool:
     """Predicate of a tab that works feature by feature: tabular data only."""
     return dataset.kind == "tabular"
+
+
+def image_gradients(model: Model, dataset: Dataset) -> bool:
+    """Predicate of the explanation attack: gradients of a model of images.
+
+    Dombrowski et al. (2019) move saliency maps of images; on a handful of tabular
+    features there is little room (the tabular attack control of Explore remains).
+    """
+    return gradients(model, dataset) and dataset.kind == "image"
 
 
 def relu_network(model: Model, dataset: Dataset) -> bool:
@@ -114,7 +124,7 @@ TABS: list[Tab] = [
     Tab("Sanity checks", SanityCheckWidget, gradients, "a torch model, to randomize its layers"),
     Tab("Flip points", FlipPointWidget, tabular, "tabular data (a constraint per feature)"),
     Tab("Regions", RegionWidget, relu_network, "a ReLU network on tabular data"),
-    Tab("Attacks", AttackWidget, gradients, "a torch model (the attack differentiates it)"),
+    Tab("Attacks", AttackWidget, image_gradients, "a torch model on images (maps to move)"),
 ]
 
 
