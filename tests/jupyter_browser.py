@@ -397,7 +397,8 @@ def widget_outputs(page: Any, scope: str) -> dict[str, Any]:
     Returns ``expected`` (outputs that hold a widget view, from the notebook model in
     JupyterLab; None elsewhere), ``views`` (how many of them rendered a widget),
     ``failures`` (texts of outputs still showing WIDGET_FAILURES), ``figures`` and
-    ``blank_figures`` (figure images shown, and those of them without decoded pixels) and
+    ``blank_figures`` (figure images shown, and those of them without decoded pixels),
+    ``blank_where`` (the owning widget's classes and source length of each blank one) and
     ``errors`` (texts of error boxes shown inside xaiwidgets widgets).
     """
     return page.evaluate(
@@ -422,12 +423,19 @@ def widget_outputs(page: Any, scope: str) -> dict[str, Any]:
             // Figures on screen (not those in a closed tab or a folded panel).
             const figures = Array.from(root.querySelectorAll('img.xw-figure'))
                 .filter(i => i.getClientRects().length > 0);
-            const blank = figures.filter(i => !(i.complete && i.naturalWidth > 0)).length;
+            const blankImages = figures.filter(i => !(i.complete && i.naturalWidth > 0));
+            const blank = blankImages.length;
+            // Which widget each blank figure belongs to, and its source size (diagnosis).
+            const blankWhere = blankImages.map(i => {
+                const owner = i.closest('.xw-widget');
+                return [owner ? owner.className : 'outside a widget',
+                        (i.getAttribute('src') || '').length];
+            });
             const errors = Array.from(root.querySelectorAll('.xw-error'))
                 .filter(e => e.offsetParent !== null && e.textContent.trim())
                 .map(e => e.textContent.slice(0, 500));
             return {expected, views, failures: failed, figures: figures.length,
-                    blank_figures: blank, errors};
+                    blank_figures: blank, blank_where: blankWhere, errors};
         }""",
         [scope, list(WIDGET_FAILURES), WIDGET_MIME],
     )

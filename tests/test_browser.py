@@ -20,6 +20,7 @@ from pathlib import Path
 import jupyter_browser as jb
 import numpy as np
 import pytest
+
 from conftest import browser_required
 
 pytestmark = pytest.mark.browser
@@ -196,7 +197,7 @@ def test_voila_renders_the_workbench(browser, server, credit):
         workbench.wait_for(state="visible", timeout=180_000)
         state = jb.wait_rendered(page, "body", TOUR_WIDGETS, timeout_s=180)
         assert state["views"] >= TOUR_WIDGETS, f"some widgets did not render: {state}"
-        assert state["failures"] == [] and state["blank_figures"] == 0
+        assert state["failures"] == [] and state["blank_figures"] == 0, state
         assert state["errors"] == []
         assert workbench.locator(".lm-TabBar-tab").all_inner_texts() == _tabs(credit)
         assert workbench.locator(".xw-explainer-widget img.xw-figure").count() == 1
