@@ -412,6 +412,28 @@ def test_figures_update_in_place(credit, credit_model, widgets):
     np.testing.assert_allclose(probabilities, e.prediction)
 
 
+def test_the_prediction_line_follows_the_input(credit, credit_model, widgets):
+    w = xw.ExplainerWidget(credit_model, credit, method="gradient", index=0)
+    widgets.append(w)
+    names = credit.class_names
+
+    def line(p):
+        k = int(np.argmax(p))
+        return f"<b>{names[k]}</b> {100 * p[k]:.1f} %"
+
+    original = credit_model.predict_proba(credit.X_test[0])[0]
+    w.wait()
+    assert w.prediction_box.value == f"prediction: {line(original)}"
+    assert "xw-prediction" in w.prediction_box._dom_classes
+    w.set_feature("late_payments", 6)
+    w.set_feature("debt_ratio", 1.4)
+    now = credit_model.predict_proba(w.x)[0]
+    w.wait()
+    assert np.argmax(now) != np.argmax(original)  # the line has something to show
+    was = line(original).replace("<b>", "").replace("</b>", "")
+    assert w.prediction_box.value == f"prediction: {line(now)} · original input: {was}"
+
+
 def test_export_returns_a_table_and_a_new_figure(credit, credit_model, widgets):
     w = xw.ExplainerWidget(credit_model, credit, method="gradient", index=0)
     widgets.append(w)

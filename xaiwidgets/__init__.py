@@ -32,6 +32,8 @@ from .widgets import (
     FlipPointWidget,
     RegionWidget,
     SanityCheckWidget,
+    Workbench,
+    demo,
 )
 
 __all__ = [
@@ -45,12 +47,14 @@ __all__ = [
     "Model",
     "RegionWidget",
     "SanityCheckWidget",
+    "Workbench",
     "__version__",
     "analysis",
     "attacks",
     "bugs",
     "datasets",
     "debugging",
+    "demo",
     "explainers",
     "flip",
     "influence",

@@ -86,6 +86,7 @@ def plot_explanation_attack(
     *,
     index: int = 0,
     class_names: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
     fig: Figure | None = None,
 ) -> Figure:
     """Original and manipulated input, their difference, both maps, the target, outputs.
@@ -101,6 +102,8 @@ def plot_explanation_attack(
     index : int, default=0
         Which input of a batch.
     class_names : sequence of str, optional
+    feature_names : sequence of str, optional
+        Labels of the bars of a tabular input (default: column numbers).
     fig : Figure, optional
         Cleared and drawn into.
 
@@ -179,6 +182,12 @@ def plot_explanation_attack(
         if image:
             ax.set_xticks([])
             ax.set_yticks([])
+        else:
+            labels = feature_names if feature_names is not None else range(len(x))
+            ax.set_yticks(np.arange(len(x)), [str(name) for name in labels], fontsize=7)
+            ax.invert_yaxis()
+            if ax is not axes[0, 0] and ax is not axes[1, 0]:
+                ax.tick_params(labelleft=False)  # the first column names the features
     curve = SimilarityCurve(axes[1, 3], int(result.params["steps"]), float(similarity_before))
     history = result.history
     if len(history):

@@ -7,6 +7,8 @@ prediction stays.
 ``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
 ``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 ``FlipPointWidget`` finds the closest flip point, its report and a group audit.
+``Workbench`` puts every widget that applies to a model in tabs (``demo()`` opens it
+on the credit data and its demo model).
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -32,9 +34,11 @@ from ._inputs import AttackControls, ImageInput, InputControls, TabularInput, in
 from ._params import PARAMETERS, ExplanationCache, Param, ParamControls, method_params
 from ._regions import RegionWidget
 from ._sanity import SanityCheckWidget
+from ._workbench import TABS, Tab, Workbench, demo
 
 __all__ = [
     "PARAMETERS",
+    "TABS",
     "Array",
     "AttackControls",
     "AttackWidget",
@@ -50,8 +54,11 @@ __all__ = [
     "ParamControls",
     "RegionWidget",
     "SanityCheckWidget",
+    "Tab",
     "TabularInput",
     "WidgetBase",
+    "Workbench",
+    "demo",
     "describe",
     "input_controls",
     "method_label",

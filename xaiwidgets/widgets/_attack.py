@@ -191,7 +191,7 @@ class AttackWidget(WidgetBase):
         self.curve = self.curve_view.add(
             SimilarityCurve(self.curve_view.figure.add_subplot(), steps)
         )
-        self.view = FigureView((12.0, 6.0))
+        self.view = FigureView((12.0, 6.0), dpi=80)  # fits beside the controls
         self.index = check_int(index, "index", low=0, high=last)
         self.target_index = (
             self._default_target()
@@ -340,7 +340,12 @@ class AttackWidget(WidgetBase):
         )
 
     def _show(self, state: dict[str, Any], result: ExplanationAttack) -> None:
-        plot_explanation_attack(result, class_names=self.model.class_names, fig=self.view.figure)
+        plot_explanation_attack(
+            result,
+            class_names=self.model.class_names,
+            feature_names=self.dataset.feature_names if self.dataset.kind == "tabular" else None,
+            fig=self.view.figure,
+        )
         self.view.live.invalidate()
         self.view.render(full=True)
         self.curve.reset(int(result.params["steps"]), float(result.similarity_before))

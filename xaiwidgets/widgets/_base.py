@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import struct
 import threading
 import time
@@ -109,6 +110,8 @@ __all__ = [
     "FigureView",
     "InputWidget",
     "WidgetBase",
+    "css_class",
+    "error_html",
     "frozen",
     "is_echo",
     "link_array",
@@ -201,6 +204,35 @@ def readout_format(step: float) -> str:
     return f".{max(0, -math.floor(math.log10(step) + 1e-9))}f"
 
 
+def css_class(name: str) -> str:
+    """The CSS class of a widget class: ``"xw-"`` and its name in kebab case.
+
+    Examples
+    --------
+    >>> css_class("ExplainerWidget")
+    'xw-explainer-widget'
+    """
+    return "xw-" + re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def error_html(error: BaseException) -> str:
+    """An exception as the HTML block widgets show: type, message, folded traceback.
+
+    Examples
+    --------
+    >>> "<b>ValueError</b>: bad" in error_html(ValueError("bad"))
+    True
+    """
+    details = html.escape("".join(traceback.format_exception(error)))
+    return (
+        '<div style="border-left:4px solid #d62728;background:#fdecea;'
+        'padding:6px 10px;margin:4px 0;white-space:pre-wrap">'
+        f"<b>{html.escape(type(error).__name__)}</b>: {html.escape(str(error))}"
+        '<details><summary style="cursor:pointer;color:#666">traceback</summary>'
+        f'<pre style="font-size:0.8em">{details}</pre></details></div>'
+    )
+
+
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
@@ -279,6 +311,7 @@ class FigureView:
         FigureCanvasAgg(self.figure)
         self.live = LiveFigure(self.figure)
         self.image = ipywidgets.Image(format="png") if image is None else image
+        self.image.add_class("xw-figure")
         self.full_renders = 0
 
     def add(self, display: Any) -> Any:
@@ -450,8 +483,14 @@ class WidgetBase(ipywidgets.VBox):
 
     def __init__(self, *, debounce_s: float = 0.15, slow_s: float = 0.2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # CSS hooks for pages and browser tests: "xw-widget" and, say, "xw-explainer-widget";
+        # inside, "xw-inputs" (the input panel), "xw-figure", "xw-status", "xw-error".
+        self.add_class("xw-widget")
+        self.add_class(css_class(type(self).__name__))
         self.status = ipywidgets.HTML(layout=ipywidgets.Layout(min_height="1.6em"))
+        self.status.add_class("xw-status")
         self.error_box = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
+        self.error_box.add_class("xw-error")
         self._status_text = ""
         self.timings: dict[str, float] = {}
         self._worker = _Worker(
@@ -531,14 +570,7 @@ class WidgetBase(ipywidgets.VBox):
             self.error_box.value = ""
         else:
             message = f"{type(error).__name__}: {error}"
-            details = html.escape("".join(traceback.format_exception(error)))
-            self.error_box.value = (
-                '<div style="border-left:4px solid #d62728;background:#fdecea;'
-                'padding:6px 10px;margin:4px 0;white-space:pre-wrap">'
-                f"<b>{html.escape(type(error).__name__)}</b>: {html.escape(str(error))}"
-                '<details><summary style="cursor:pointer;color:#666">traceback</summary>'
-                f'<pre style="font-size:0.8em">{details}</pre></details></div>'
-            )
+            self.error_box.value = error_html(error)
             self.error_box.layout.display = None
         self.set_trait("error", message)
 

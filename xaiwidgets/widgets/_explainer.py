@@ -18,7 +18,7 @@ from ..plotting import AttributionBars, AttributionImage, ProbabilityBars
 from ._base import FigureView, InputWidget
 from ._params import ExplanationCache, ParamControls
 
-__all__ = ["ExplainerWidget", "describe", "method_label"]
+__all__ = ["ExplainerWidget", "describe", "method_label", "prediction_html"]
 
 #: Tabular data with more columns than this show the largest ones and sum the rest.
 MAX_ROWS = 20
@@ -68,6 +68,38 @@ def describe(explanation: Explanation, cached: bool = False) -> str:
         elif isinstance(value, int | float | np.number) and np.isfinite(value):
             parts.append(f"{name} {fmt(float(value))}")
     return " · ".join(parts)
+
+
+def prediction_html(
+    prediction: Any, original: Any, class_names: list[str], changed: bool = True
+) -> str:
+    """One line: the predicted class and its probability, and the original input's.
+
+    Parameters
+    ----------
+    prediction, original : array-like of shape (n_classes,)
+        Class probabilities of the current and of the original input.
+    class_names : list of str
+    changed : bool, default=True
+        Whether the input differs from the original (else the original is not repeated).
+
+    Examples
+    --------
+    >>> prediction_html([0.2, 0.8], [0.6, 0.4], ["no", "yes"])
+    'prediction: <b>yes</b> 80.0 % · original input: no 60.0 %'
+    """
+
+    def top(probabilities: Any) -> tuple[str, float]:
+        probabilities = np.asarray(probabilities, dtype=float).reshape(-1)
+        k = int(np.argmax(probabilities))
+        return html.escape(class_names[k]), 100 * probabilities[k]
+
+    name, percent = top(prediction)
+    text = f"prediction: <b>{name}</b> {percent:.1f} %"
+    if changed:
+        name, percent = top(original)
+        text += f" · original input: {name} {percent:.1f} %"
+    return text
 
 
 def _method_options(model: Any) -> list[tuple[str, str]]:
@@ -169,6 +201,8 @@ class ExplainerWidget(InputWidget):
         traitlets.link((self.mode_picker, "value"), (self, "mode"))
         # The figure belongs to the worker thread: it is (re)built there in _show.
         self.view = FigureView(self._figsize())
+        self.prediction_box = ipywidgets.HTML(layout=ipywidgets.Layout(min_height="1.6em"))
+        self.prediction_box.add_class("xw-prediction")
         self._displays: dict[str, Any] = {}
         self._layout: tuple[Any, ...] | None = None
         self._set_method(method, method_params)
@@ -184,7 +218,10 @@ class ExplainerWidget(InputWidget):
             header,
             self.param_box,
             ipywidgets.HBox(
-                [self.inputs, ipywidgets.VBox([self.view.image, self.status])],
+                [
+                    self.inputs,
+                    ipywidgets.VBox([self.prediction_box, self.view.image, self.status]),
+                ],
                 layout=ipywidgets.Layout(align_items="flex-start"),
             ),
             self.error_box,
@@ -335,12 +372,19 @@ class ExplainerWidget(InputWidget):
         full = self._update(self._displays, explanation, reference)
         self.view.render(full)
         drawn = 1000 * (time.perf_counter() - start)
+        self.prediction_box.value = prediction_html(
+            explanation.prediction,
+            reference.prediction,
+            self.model.class_names,
+            changed=not np.array_equal(state["x"], state["original"]),
+        )
         self.set_trait("reference", reference)
         self.set_trait("explanation", explanation)
         self._set_status(f"{html.escape(describe(explanation, cached))} · drawn in {drawn:.0f} ms")
 
     def _clear(self) -> None:
         self.set_trait("explanation", None)
+        self.prediction_box.value = ""
         self._set_status("")
 
     def _result(self) -> Explanation | None:

@@ -114,6 +114,7 @@ class InputControls(ipywidgets.VBox):
             children=[self.row_picker, self.row_label, *self._controls()],
             layout=ipywidgets.Layout(min_width="360px"),
         )
+        self.add_class("xw-inputs")
         if model is not None and model.differentiable:
             self.attack_controls = AttackControls(self)
             self.children = (*self.children, self.attack_controls)
