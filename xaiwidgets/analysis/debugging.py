@@ -34,7 +34,7 @@ the same measure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from ..core.threads import torch_threads
 from ..core.validation import check_int
 from . import metrics as metric_library
 from .bugs import Bug, NoisyLabels, OutOfDistribution, SpuriousSignal
-from .sanity import DEFAULT_METHODS, _explain, _method_specs
+from .sanity import DEFAULT_METHODS, _explain, _method_specs, _Progress
 
 __all__ = [
     "KIND_MEASURES",
@@ -366,7 +366,7 @@ def explain_pair(
     *,
     target: Any = None,
     output: str = "auto",
-    progress: bool = True,
+    progress: bool | Callable[[int, int], Any] = True,
     threads: int | None = 1,
 ) -> DebugMaps:
     """Explain the same inputs with the normal and the buggy model, every method.
@@ -395,8 +395,9 @@ def explain_pair(
         The class to explain; default each model's own prediction for each input.
     output : {"auto", "logit", "probability"}, default="auto"
         Passed to every explainer.
-    progress : bool, default=True
-        Show a progress bar.
+    progress : bool or callable, default=True
+        Show a progress bar; or a callable ``f(done, total)`` called before the
+        first map set and after each (``total``: methods x models x input kinds).
     threads : int or None, default=1
         Torch threads while explaining (see
         :func:`~xaiwidgets.core.threads.torch_threads`).
@@ -415,10 +416,9 @@ def explain_pair(
     >>> maps["gradient", "buggy", "spurious"].shape
     (4, 1, 8, 8)
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(bug, Bug):
         raise TypeError(f"bug must be a Bug from xw.bugs; got {type(bug).__name__}.")
+    progress = _Progress.check(progress)
     normal = wrap(normal, bug.clean)
     buggy = wrap(buggy, bug.dataset)
     for name, model in (("normal", normal), ("buggy", buggy)):
@@ -440,10 +440,9 @@ def explain_pair(
     }
     maps: dict[tuple[str, str, str], np.ndarray] = {}
     jobs = [(spec, m, i) for spec in specs for m in models for i in inputs]
-    with torch_threads(threads):
-        for spec, model_name, input_name in tqdm(
-            jobs, desc="explaining", disable=not progress, leave=False
-        ):
+    with torch_threads(threads), _Progress(progress, len(jobs), "explaining") as bar:
+        bar.start()
+        for spec, model_name, input_name in jobs:
             n = len(inputs[input_name])
             targets = (
                 predictions[model_name, input_name]
@@ -453,6 +452,7 @@ def explain_pair(
             maps[spec[0], model_name, input_name] = _explain(
                 models[model_name], spec, inputs[input_name], targets, model_name
             )
+            bar.step(f"{spec[0]}: {model_name} model, {input_name} inputs")
     return DebugMaps(
         maps=maps,
         ground_truth=ground_truth,
