@@ -323,8 +323,15 @@ class DebugMaps:
             axes = np.asarray(fig.axes).reshape(len(rows), len(columns) + 1)
             for c, (_, inputs) in enumerate(columns, start=1):
                 if inputs == "spurious" and np.ptp(outline) > 0:
+                    # Padded, so that a region touching the border is closed (a corner tag).
+                    inside = np.pad(outline > outline.max() / 2, 1).astype(float)
+                    rows_at = np.arange(-1, outline.shape[0] + 1)
+                    cols_at = np.arange(-1, outline.shape[1] + 1)
                     for ax in axes[:, c]:
-                        ax.contour(outline > outline.max() / 2, levels=[0.5], colors="limegreen")
+                        limits = ax.get_xlim(), ax.get_ylim()
+                        ax.contour(cols_at, rows_at, inside, levels=[0.5], colors="limegreen")
+                        ax.set_xlim(limits[0])
+                        ax.set_ylim(limits[1])
         return fig
 
 
