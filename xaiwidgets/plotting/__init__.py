@@ -6,7 +6,12 @@ their artists in place, and ``LiveFigure`` redraws only what moved: the building
 of the widgets, usable for animations too.
 """
 
-from ._debugging import detection_curve, plot_debug_measures, plot_detection_curve
+from ._debugging import (
+    detection_curve,
+    plot_debug_measures,
+    plot_detection_curve,
+    plot_training_examples,
+)
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
     FlipPathDisplay,
@@ -51,4 +56,5 @@ __all__ = [
     "plot_region_map",
     "plot_similarity_bars",
     "plot_similarity_curve",
+    "plot_training_examples",
 ]

@@ -13,10 +13,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from ..core.validation import as_numpy
 
-__all__ = ["detection_curve", "plot_debug_measures", "plot_detection_curve"]
+__all__ = [
+    "detection_curve",
+    "plot_debug_measures",
+    "plot_detection_curve",
+    "plot_training_examples",
+]
 
 
 def plot_debug_measures(
@@ -168,3 +174,90 @@ def plot_detection_curve(
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, loc="lower right")
     return ax
+
+
+#: Colour of a flagged training example (a flipped label, a planted signal).
+FLAG_COLOR = "#d62728"
+
+
+def plot_training_examples(
+    top: pd.DataFrame,
+    X_train: object,
+    *,
+    flagged: object = None,
+    flag_label: str = "flipped",
+    class_names: Sequence[str] | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """The training images of an influence ranking: one row per role, ranked.
+
+    Parameters
+    ----------
+    top : DataFrame
+        From :meth:`xaiwidgets.influence.InfluenceFunction.top` (columns ``role``,
+        ``rank``, ``index``, ``label``, ``score``).
+    X_train : array-like of shape (n, channels, height, width)
+        The training images the ``index`` column points into.
+    flagged : array-like of bool, shape (n,), optional
+        Training points to mark (for example ``bug.is_flipped``): framed and titled
+        in red with ``flag_label``.
+    flag_label : str, default="flipped"
+        The word for a flagged point.
+    class_names : sequence of str, optional
+        Names of the labels.
+    fig : Figure, optional
+        Cleared and drawn into; a new figure is made when omitted.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt, numpy as np, pandas as pd, xaiwidgets as xw
+    >>> top = pd.DataFrame({"role": ["helpful", "harmful"], "rank": [1, 1], "index": [0, 1],
+    ...                     "label": [3, 5], "score": [-2.0, 1.5]})
+    >>> fig = xw.plotting.plot_training_examples(top, np.zeros((2, 1, 8, 8)),
+    ...                                          flagged=[False, True])
+    >>> [ax.get_title().splitlines()[-1] for ax in fig.axes]
+    ['label 3', 'label 5 · flipped']
+    >>> plt.close(fig)
+    """
+    X = as_numpy(X_train, "X_train")
+    if X.ndim != 4:
+        raise ValueError(
+            f"X_train must be images of shape (n, channels, height, width); got {X.shape}."
+        )
+    flags = np.zeros(len(X), dtype=bool) if flagged is None else as_numpy(flagged, "flagged")
+    if flags.shape != (len(X),):
+        raise ValueError(f"flagged must have one entry per training image ({len(X)}).")
+    roles = list(dict.fromkeys(top["role"]))
+    columns = int(top.groupby("role").size().max())
+    if fig is None:
+        fig = plt.figure(figsize=(1.15 * columns + 0.6, 1.45 * len(roles)), layout="constrained")
+    else:
+        fig.clear()
+    axes = np.asarray(fig.subplots(len(roles), columns, squeeze=False))
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for r, role in enumerate(roles):
+        rows = top[top["role"] == role].sort_values("rank")
+        for c, row in enumerate(rows.itertuples()):
+            ax = axes[r, c]
+            image = X[row.index]
+            ax.imshow(image.mean(axis=0), cmap="gray_r", vmin=X.min(), vmax=X.max())
+            name = class_names[row.label] if class_names is not None else row.label
+            flag = bool(flags[row.index])
+            ax.set_title(
+                f"#{row.index}\nlabel {name}" + (f" · {flag_label}" if flag else ""),
+                fontsize=7,
+                color=FLAG_COLOR if flag else "black",
+            )
+            ax.set_axis_on()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_color(FLAG_COLOR if flag else "0.7")
+                spine.set_linewidth(2.5 if flag else 0.8)
+        axes[r, 0].set_ylabel(role, fontsize=8)
+    return fig
