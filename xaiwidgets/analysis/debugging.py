@@ -257,6 +257,7 @@ class DebugMaps:
         methods: Sequence[str] | None = None,
         mode: str = "absolute",
         clip_percentile: float = 99.0,
+        feature_names: Sequence[str] | None = None,
         fig: Any = None,
     ) -> Any:
         """Maps of one input: rows are methods, columns the (model, inputs) sets.
@@ -276,6 +277,8 @@ class DebugMaps:
             Magnitude or signed colouring.
         clip_percentile : float, default=99.0
             See :func:`~xaiwidgets.plotting.normalize_for_display`.
+        feature_names : sequence of str, optional
+            Tabular maps: the names of the features (rows of each panel).
         fig : matplotlib Figure, optional
             Drawn into (cleared first).
 
@@ -313,6 +316,7 @@ class DebugMaps:
             self.inputs[first_inputs][index],
             rows,
             labels,
+            feature_names=feature_names,
             mode=mode,
             clip_percentile=clip_percentile,
             fig=fig,
