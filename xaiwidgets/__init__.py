@@ -26,6 +26,7 @@ from .core import Dataset, Explanation, Feature, Model, wrap
 from .plotting import plot
 from .widgets import (
     CompareWidget,
+    DebugWidget,
     ExplainerWidget,
     FlipPointWidget,
     RegionWidget,
@@ -35,6 +36,7 @@ from .widgets import (
 __all__ = [
     "CompareWidget",
     "Dataset",
+    "DebugWidget",
     "ExplainerWidget",
     "Explanation",
     "Feature",

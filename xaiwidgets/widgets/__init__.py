@@ -5,6 +5,7 @@
 ``SanityCheckWidget`` runs the randomization sanity checks of Adebayo et al. (2018).
 ``RegionWidget`` shows the exact linear model of a ReLU network and its regions.
 ``FlipPointWidget`` finds the closest flip point, its report and a group audit.
+``DebugWidget`` is the debugging lab: planted bugs, their maps and influence.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -23,6 +24,7 @@ walks through it. The reusable parts are
 
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
+from ._debug import DebugWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._flip import FlipPointWidget
 from ._inputs import ImageInput, InputControls, TabularInput, input_controls
@@ -34,6 +36,7 @@ __all__ = [
     "PARAMETERS",
     "Array",
     "CompareWidget",
+    "DebugWidget",
     "ExplainerWidget",
     "ExplanationCache",
     "FigureView",
