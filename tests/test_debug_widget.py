@@ -26,15 +26,6 @@ METHODS = ["gradient", "ig"]
 MLP = {"hidden": (64, 64)}  # the widget's MLP for digits, as in notebook 09
 
 
-@pytest.fixture
-def widgets():
-    """Create widgets through this list; they are closed (threads stopped) afterwards."""
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 def _png(view) -> bytes:
     return bytes(view.image.value)
 

@@ -41,7 +41,7 @@ from ..zoo import accuracy, train_cnn, train_logreg, train_mlp
 from ._base import FigureView, WidgetBase, _check_dataset
 from ._explainer import method_label
 from ._flip import _badge, _fmt
-from ._sanity import _remember, _Superseded
+from ._sanity import _remember, _Superseded, show_progress
 
 __all__ = ["ARCHITECTURES", "BUGS", "DebugWidget"]
 
@@ -816,13 +816,7 @@ class DebugWidget(WidgetBase):
             pending = self._worker.pending()
             if pending is not None and pending[key] != state[key]:
                 raise _Superseded
-            progress = self.progress
-            if progress.max != total:
-                progress.value = 0
-                progress.max = total
-            progress.value = done
-            progress.description = f"{what} {done}/{total}"
-            progress.bar_style = "success" if done >= total else ""
+            show_progress(self.progress, done, total, what)
 
         return report
 
