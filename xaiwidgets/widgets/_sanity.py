@@ -892,7 +892,15 @@ class SanityCheckWidget(WidgetBase):
 
 
 def show_progress(progress: ipywidgets.IntProgress, done: int, total: int, what: str) -> None:
-    """Show ``done`` of ``total`` steps of ``what`` on a progress bar (green when done)."""
+    """Show ``done`` of ``total`` steps of ``what`` on a progress bar (green when done).
+
+    Examples
+    --------
+    >>> bar = ipywidgets.IntProgress()
+    >>> show_progress(bar, 2, 2, "training")
+    >>> bar.description, bar.bar_style
+    ('training 2/2', 'success')
+    """
     if progress.max != total:
         progress.value = 0
         progress.max = total
