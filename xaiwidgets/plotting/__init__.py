@@ -7,6 +7,7 @@ of the widgets, usable for animations too.
 """
 
 from ._debugging import (
+    TrainingExamples,
     detection_curve,
     plot_debug_measures,
     plot_detection_curve,
@@ -37,6 +38,7 @@ __all__ = [
     "MapStrip",
     "ProbabilityBars",
     "RegionMapMarker",
+    "TrainingExamples",
     "detection_curve",
     "normalize_for_display",
     "plot",
