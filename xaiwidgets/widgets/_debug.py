@@ -31,10 +31,10 @@ from ..core.model import Model, wrap
 from ..core.validation import check_int, check_option, check_real
 from ..plotting import (
     MapStrip,
+    TrainingExamples,
     detection_curve,
     plot_debug_measures,
     plot_detection_curve,
-    plot_training_examples,
 )
 from ..plotting._debugging import FLAG_COLOR
 from ..zoo import accuracy, train_cnn, train_logreg, train_mlp
@@ -113,6 +113,13 @@ def _architecture_hint(model: Any, dataset: Dataset) -> tuple[str | None, tuple[
     if len(linear) > 1:
         return "mlp", tuple(m.out_features for m in linear[:-1])
     return None, ()
+
+
+class _Artists:
+    """A display of :class:`FigureView` made of given artists, drawn on every render."""
+
+    def __init__(self) -> None:
+        self.artists: list[Any] = []
 
 
 class DebugWidget(WidgetBase):
@@ -289,6 +296,10 @@ class DebugWidget(WidgetBase):
         self._influences: OrderedDict[Any, influence.InfluenceFunction] = OrderedDict()
         self._detections: OrderedDict[Any, dict[str, Any]] = OrderedDict()
         self._drawn: dict[str, Any] = {}
+        self._strip: MapStrip | None = None
+        self._examples: TrainingExamples | None = None
+        self._outlines = _Artists()
+        self._outlined: np.ndarray | None = None
         self._syncing = False
         self.normal: Model | None = None
         self.buggy: Model | None = None
@@ -985,21 +996,7 @@ class DebugWidget(WidgetBase):
 
     def _show_maps(self, state: dict[str, Any], out: dict[str, Any]) -> None:
         maps: debugging.DebugMaps = out["maps"]
-        grid = (state["maps"], state["index"], state["mode"])
-        if self._drawn.get("grid") != grid:
-            view = self.grid_view
-            size = MapStrip.figsize(maps.methods, len(maps.columns), self.dataset.input_shape)
-            view.figure.set_size_inches(min(size[0], 8.0), size[1])
-            tabular = self.dataset.kind != "image"
-            maps.plot_grid(
-                state["index"],
-                mode=state["mode"],
-                feature_names=state["bug"].dataset.feature_names if tabular else None,
-                fig=view.figure,
-            )
-            view.live.invalidate()
-            view.render(full=True)
-            self._drawn["grid"] = grid
+        self._show_grid(state, maps)
         bars = (state["maps"], state["metric"])
         if self._drawn.get("bars") != bars:
             view = self.bars_view
@@ -1018,6 +1015,33 @@ class DebugWidget(WidgetBase):
             view.render(full=True)
             self.table_box.value = self._table_html(table, state["metric"], maps)
             self._drawn["bars"] = bars
+
+    def _show_grid(self, state: dict[str, Any], maps: debugging.DebugMaps) -> None:
+        """The grid, drawn in place: a new input or colouring only replaces pixels."""
+        view = self.grid_view
+        index = state["index"]
+        x, rows, labels = maps.grid_rows(index)
+        full = False
+        if self._drawn.get("grid") != state["maps"]:
+            view.clear()
+            size = MapStrip.figsize(list(rows), len(labels), self.dataset.input_shape)
+            view.figure.set_size_inches(min(size[0], 8.0), size[1])
+            tabular = self.dataset.kind != "image"
+            names = state["bug"].dataset.feature_names if tabular else None
+            self._strip = view.add(MapStrip(view.figure, list(rows), labels, feature_names=names))
+            # The outlines are drawn over the maps on every render (a blur's differs
+            # per input).
+            self._outlines = view.add(_Artists())
+            self._outlined = None
+            self._drawn["grid"] = state["maps"]
+        full = self._strip.update(x, rows, mode=state["mode"])
+        truth = None if maps.ground_truth is None else maps.ground_truth[index]
+        if full or (truth is not None and not np.array_equal(truth, self._outlined)):
+            for outline in self._outlines.artists:
+                outline.remove()
+            self._outlines.artists = maps.outline_ground_truth(view.figure, index)
+            self._outlined = truth
+        view.render(full)
 
     @staticmethod
     def _table_html(table: pd.DataFrame, metric: str, maps: debugging.DebugMaps) -> str:
@@ -1059,18 +1083,18 @@ class DebugWidget(WidgetBase):
         data: Dataset = out["data"]
         if self.dataset.kind == "image":
             self.examples_view.image.layout.display = None
-            figure = self.examples_view.figure
-            figure.set_size_inches(1.1 * state["k"] + 0.6, 3.1)
-            plot_training_examples(
-                self._top,
-                data.X_train,
-                flagged=out["flags"],
-                flag_label=flag_label,
-                class_names=names,
-                fig=figure,
-            )
-            self.examples_view.live.invalidate()
-            self.examples_view.render(full=True)
+            view = self.examples_view
+            layout = (state["k"], flag_label)
+            if self._drawn.get("examples") != layout:
+                view.clear()
+                view.figure.set_size_inches(1.15 * state["k"] + 0.4, 3.0)
+                self._examples = view.add(
+                    TrainingExamples(
+                        view.figure, state["k"], flag_label=flag_label, class_names=names
+                    )
+                )
+                self._drawn["examples"] = layout
+            view.render(self._examples.update(self._top, data.X_train, out["flags"]))
         else:
             self.examples_view.image.layout.display = "none"
         self.examples_table.value = self._examples_html(self._top, data, flag_label)
