@@ -834,8 +834,8 @@ class DebugWidget(WidgetBase):
     def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         bug = state["bug"]
-        out: dict[str, Any] = {"trained": state["pair"] not in self._pairs}
-        if out["trained"]:
+        out: dict[str, Any] = {"steps": []}  # what was computed, not remembered, and how long
+        if state["pair"] not in self._pairs:
             train_fn, kwargs = self._trainer(state["architecture"])
             report = self._reporter(state, "training", "pair")
             pair = bugs.train_pair(bug, train_fn, progress=report, **kwargs)
@@ -855,9 +855,10 @@ class DebugWidget(WidgetBase):
                     for name, model in (("normal", normal), ("buggy", buggy))
                 }
             _remember(self._summaries, state["pair"], summary, _KEPT)
+            out["steps"].append(f"models {time.perf_counter() - start:.2f} s")
         out["summary"] = self._summaries[state["pair"]]
-        out["explained"] = state["maps"] not in self._maps
-        if out["explained"]:
+        if state["maps"] not in self._maps:
+            step = time.perf_counter()
             n = state["n_inputs"]
             X = (
                 n
@@ -873,10 +874,12 @@ class DebugWidget(WidgetBase):
                 progress=self._reporter(state, "explaining", "maps"),
             )
             _remember(self._maps, state["maps"], (maps, debugging.measures(maps)), _KEPT)
+            out["steps"].append(f"maps {time.perf_counter() - step:.2f} s")
         out["maps"], out["table"] = self._maps[state["maps"]]
         if state["tab"] == "influence":
+            step = time.perf_counter()
             out.update(self._compute_influence(state, normal, buggy))
-        out["compute_s"] = time.perf_counter() - start
+            out["steps"].append(f"influence {time.perf_counter() - step:.2f} s")
         return out
 
     def _influence_for(self, key: Any, model: Model, data: Dataset, damping: float) -> Any:
@@ -948,16 +951,8 @@ class DebugWidget(WidgetBase):
         self._show_maps(state, out)
         if "top" in out:
             self._show_influence(state, out)
-        took = []
-        if out["trained"]:
-            took.append("pair trained")
-        if out["explained"]:
-            took.append(f"{len(state['methods'])} methods explained")
-        done = ", ".join(took) or "remembered"
-        self._set_status(
-            f"{done} · computed in {out['compute_s']:.2f} s · drawn in "
-            f"{1000 * (time.perf_counter() - start):.0f} ms"
-        )
+        steps = " · ".join(out["steps"]) or "models and maps remembered"
+        self._set_status(f"{steps} · drawn in {1000 * (time.perf_counter() - start):.0f} ms")
 
     def _scores_html(self, state: dict[str, Any]) -> str:
         cell = "padding:1px 10px;text-align:right"
@@ -1055,8 +1050,8 @@ class DebugWidget(WidgetBase):
             name = "random maps" if method == "random" else method_label(method)
             style = ' style="color:#777"' if method == "random" else ""
             cells = "".join(
-                f'<td style="{cell}">{_fmt(round(indexed.at[(method, m), "mean"], 3))} '
-                f'<span style="color:#888">± {_fmt(round(indexed.at[(method, m), "sem"], 3))}'
+                f'<td style="{cell}">{indexed.at[(method, m), "mean"]:.3f} '
+                f'<span style="color:#888">± {indexed.at[(method, m), "sem"]:.3f}'
                 "</span></td>"
                 for m in measures
             )
