@@ -654,9 +654,16 @@ class DebugWidget(WidgetBase):
         self._sync_controls()
 
     def _on_index(self, change: Any) -> None:
-        if change["name"] == "n_inputs" and self.index >= self.n_inputs:
-            self.index = self.n_inputs - 1
-        self._sync_controls()
+        if change["name"] == "n_inputs":
+            if self.index >= self.n_inputs:
+                self.index = self.n_inputs - 1
+            self._sync_controls()
+            return
+        self._syncing = True
+        try:
+            self.index_picker.value = change["new"]
+        finally:
+            self._syncing = False
 
     # ------------------------------------------------------------------ validation
     def _make_bug(self, bug: str, options: Mapping[str, Any]) -> bugs.Bug:
@@ -878,7 +885,9 @@ class DebugWidget(WidgetBase):
         out["maps"], out["table"] = self._maps[state["maps"]]
         if state["tab"] == "influence":
             step = time.perf_counter()
+            show_progress(self.progress, 0, 1, "influence")
             out.update(self._compute_influence(state, normal, buggy))
+            show_progress(self.progress, 1, 1, "influence")
             out["steps"].append(f"influence {time.perf_counter() - step:.2f} s")
         return out
 
