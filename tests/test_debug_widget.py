@@ -190,8 +190,10 @@ def test_noisy_labels_influence_tab(digits, widgets):
 
 
 def test_spurious_column_on_credit_marks_the_signal(credit, widgets):
-    w = xw.DebugWidget(credit, options={"relabel": 0.0}, methods=METHODS, n_inputs=6)
+    options = {"relabel": 0.0}
+    w = xw.DebugWidget(credit, options=options, methods=METHODS, n_inputs=6)
     widgets.append(w)
+    assert options == {"relabel": 0.0}  # the caller's dict is not filled in
     assert w.architecture == "mlp" and w.metric == "spearman_abs"
     assert w.option_controls["kind"].options == ("column",)
     w.tab = "influence"
