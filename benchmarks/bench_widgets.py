@@ -53,6 +53,8 @@ GOALS_MS = {
     "sanity stage": 100,
     "sanity colours": 100,
     "sanity order (remembered)": 100,
+    "debug input": 100,
+    "debug influence row": 150,
 }
 
 
@@ -96,15 +98,17 @@ def _rebuild_sanity_png(widget) -> float:
     return time.perf_counter() - start
 
 
-def _drive(widget, change, values, rebuild=None, before=None) -> dict[str, list[float]]:
+def _drive(widget, change, values, rebuild=None, before=None, view=None) -> dict[str, list[float]]:
     """Apply ``change(value)`` for each value; time each until the PNG is ready.
 
     ``before(value)``, untimed, prepares each change; ``rebuild(shown)`` times the
-    reference redraw (by default the sanity widget's figures, or an explanation's).
+    reference redraw (by default the sanity widget's figures, or an explanation's);
+    ``view`` is the FigureView whose full redraws are counted (default: the main one).
     """
     times: dict[str, list[float]] = {"total": [], "explain": [], "draw": [], "rebuild": []}
     sanity = isinstance(widget, xw.SanityCheckWidget)
-    view = widget.strip_view if sanity else widget.view
+    if view is None:
+        view = widget.strip_view if sanity else widget.view
     if rebuild is None:
         rebuild = (lambda shown: _rebuild_sanity_png(widget)) if sanity else _rebuild_png
     full_redraws = 0
@@ -155,6 +159,50 @@ def _flip_point_widget(table: Table, n: int, credit, model) -> None:
     _drive(widget, move, [0.01, 0.02, 0.03], rebuild=rebuild)
     times = _drive(widget, move, np.round(np.linspace(0.05, 1.2, n), 2), rebuild=rebuild)
     _row(table, "flip path slider", "credit MLP", times)
+    widget.close()
+
+
+def _rebuild_debug_png(widget, influence: bool) -> float:
+    """Seconds for the naive redraw of the DebugWidget figure that changed, from its
+    results: the grid (``plot_grid``) or the training examples, in a new figure."""
+    start = time.perf_counter()
+    if influence:
+        X_train = widget.planted.dataset.X_train
+        flagged = np.zeros(len(X_train), dtype=bool)
+        flagged[widget.planted.contaminated] = True
+        figure = xw.plotting.plot_training_examples(widget.top, X_train, flagged=flagged)
+    else:
+        figure = widget.maps.plot_grid(widget.index, mode=widget.mode)
+    figure.savefig(io.BytesIO(), format="png")
+    plt.close(figure)
+    return time.perf_counter() - start
+
+
+def _debug_widget(table: Table, n: int, digits) -> None:
+    """DebugWidget on the tag bug (digits CNN pair, five gradient methods, 12 inputs):
+    the input shown in the grid (maps remembered, the grid redrawn) and the test row
+    of the influence tab (a new ranking from the fitted influence function)."""
+    widget = xw.DebugWidget(digits, n_inputs=12)
+    widget.wait()
+    inputs = [k % 12 for k in range(1, n + 1)]
+    times = _drive(
+        widget,
+        lambda i: setattr(widget.index_picker, "value", i),
+        inputs,
+        rebuild=lambda shown: _rebuild_debug_png(widget, influence=False),
+        view=widget.grid_view,
+    )
+    _row(table, "debug input", "digits CNN pair", times)
+    widget.tab = "influence"
+    widget.wait()  # untimed: the influence function is fitted once
+    times = _drive(
+        widget,
+        lambda row: setattr(widget.test_row_picker, "value", int(row)),
+        range(1, n + 1),
+        rebuild=lambda shown: _rebuild_debug_png(widget, influence=True),
+        view=widget.examples_view,
+    )
+    _row(table, "debug influence row", "digits CNN pair", times)
     widget.close()
 
 
@@ -364,6 +412,7 @@ def run(quick: bool = False) -> list[Table]:
         times = _drive(widget, change, values)
         _row(table, case, "digits CNN", times)
     widget.close()
+    _debug_widget(table, n, digits)
     return [table, _region_table(quick)]
 
 

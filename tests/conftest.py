@@ -48,6 +48,15 @@ def breast_cancer_model(breast_cancer):
     return xw.wrap(xw.zoo.train_mlp(breast_cancer, progress=False), breast_cancer)
 
 
+@pytest.fixture
+def widgets():
+    """Create widgets through this list; they are closed (threads stopped) afterwards."""
+    made = []
+    yield made
+    for w in made:
+        w.close()
+
+
 def browser_required() -> bool:
     """CI sets XAIWIDGETS_REQUIRE_BROWSER=1: browser tests must run, not skip."""
     return os.environ.get("XAIWIDGETS_REQUIRE_BROWSER", "") == "1"

@@ -278,3 +278,26 @@ def test_bad_arguments_are_named(tag_pair, digits):
         ).plot_grid(0, methods=["ig"])
     with pytest.raises(ValueError, match="some points, but not all"):
         xw.plotting.detection_curve([1.0, 2.0], [True, True])
+
+
+def test_progress_callbacks_count_the_models_and_the_map_sets(tag_pair, digits):
+    """A callable ``progress`` (a widget's own bar) hears 0 first, then every step."""
+    bug, _, _ = tag_pair
+    calls = []
+    xw.bugs.clear_cache()  # not from the session cache, so that both models are reported
+    normal, buggy = xw.bugs.train_pair(
+        bug, xw.zoo.train_cnn, progress=lambda done, total: calls.append((done, total))
+    )
+    assert calls == [(0, 2), (1, 2), (2, 2)]
+    calls.clear()
+    xw.debugging.explain_pair(
+        normal,
+        buggy,
+        bug,
+        digits.X_test[:2],
+        methods=["gradient", "ig"],
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(k, 8) for k in range(9)]  # 2 methods x 2 models x 2 input kinds
+    with pytest.raises(TypeError, match="progress"):
+        xw.bugs.train_pair(bug, xw.zoo.train_cnn, progress="yes")

@@ -28,6 +28,7 @@ from .plotting import plot
 from .widgets import (
     AttackWidget,
     CompareWidget,
+    DebugWidget,
     ExplainerWidget,
     FlipPointWidget,
     RegionWidget,
@@ -40,6 +41,7 @@ __all__ = [
     "AttackWidget",
     "CompareWidget",
     "Dataset",
+    "DebugWidget",
     "ExplainerWidget",
     "Explanation",
     "Feature",

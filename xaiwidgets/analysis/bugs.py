@@ -904,7 +904,7 @@ def train_pair(
     bug: Bug,
     train_fn: Callable[..., Any],
     *,
-    progress: bool = True,
+    progress: bool | Callable[[int, int], Any] = True,
     cache: bool = True,
     **kwargs: Any,
 ) -> tuple[Model, Model]:
@@ -926,8 +926,10 @@ def train_pair(
     train_fn : callable
         ``train_fn(dataset, **kwargs)`` returns a trained classifier that
         :func:`xaiwidgets.wrap` accepts, for example ``xw.zoo.train_cnn``.
-    progress : bool, default=True
-        Show progress.
+    progress : bool or callable, default=True
+        Show progress bars; or a callable ``f(done, total)``, called before the
+        first model (``done=0``) and after each of the two (a widget's own bar; the
+        trainer's bar is then off).
     cache : bool, default=True
         Reuse a pair trained earlier in this session.
     **kwargs
@@ -956,23 +958,24 @@ def train_pair(
             "train_fn must be a callable train_fn(dataset) -> model, for example "
             f"xw.zoo.train_cnn; got {type(train_fn).__name__}."
         )
+    from .sanity import _Progress
+
+    progress = _Progress.check(progress)
     key = (bug.key, train_fn, json.dumps(kwargs, sort_keys=True, default=repr))
     if cache and key in _PAIRS:
         return _PAIRS[key]
     accepts_progress = _accepts(train_fn, "progress")
 
     def train(dataset: Dataset) -> Model:
-        extra = {"progress": progress} if accepts_progress else {}
+        extra = {"progress": progress is True} if accepts_progress else {}
         return wrap(train_fn(dataset, **kwargs, **extra), dataset)
 
-    from tqdm.auto import tqdm
-
-    with tqdm(total=2, desc="training normal model", disable=not progress, leave=False) as bar:
+    with _Progress(progress, 2, "training the normal and the buggy model") as bar:
+        bar.start()
         normal = train(bug.clean)
-        bar.update()
-        bar.set_description("training buggy model")
+        bar.step("normal model trained")
         buggy = bug._buggy_from(normal, train)
-        bar.update()
+        bar.step("buggy model trained")
     if cache:
         _PAIRS[key] = (normal, buggy)
     return normal, buggy

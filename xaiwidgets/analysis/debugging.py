@@ -34,7 +34,7 @@ the same measure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from ..core.threads import torch_threads
 from ..core.validation import check_int
 from . import metrics as metric_library
 from .bugs import Bug, NoisyLabels, OutOfDistribution, SpuriousSignal
-from .sanity import DEFAULT_METHODS, _explain, _method_specs
+from .sanity import DEFAULT_METHODS, _explain, _method_specs, _Progress
 
 __all__ = [
     "KIND_MEASURES",
@@ -250,6 +250,111 @@ class DebugMaps:
         present = {key[1:] for key in self.maps}
         return [key for key in order if key in present]
 
+    def grid_rows(
+        self, index: int = 0, *, methods: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, dict[str, list[np.ndarray]], list[str]]:
+        """What the grid of one input shows, for :class:`~xaiwidgets.plotting.MapStrip`.
+
+        Parameters
+        ----------
+        index : int, default=0
+            Which input.
+        methods : sequence of str, optional
+            Rows; all methods by default.
+
+        Returns
+        -------
+        x : ndarray
+            The input of the first column's kind (the normal input).
+        rows : dict
+            ``{method: [map per column of :attr:`columns`]}``.
+        labels : list of str
+            The column labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = np.zeros((2, 1, 8, 8))
+        >>> maps = DebugMaps({("m", "normal", "normal"): a, ("m", "buggy", "normal"): a},
+        ...                  inputs={"normal": a}, kind="out_of_distribution")
+        >>> x, rows, labels = maps.grid_rows(1)
+        >>> [label.splitlines() for label in labels]
+        [['normal model', 'normal input'], ['buggy model', 'normal input']]
+        """
+        index = check_int(index, "index", low=0, high=self.n_inputs - 1)
+        methods = self.methods if methods is None else [str(m) for m in methods]
+        unknown = sorted(set(methods) - set(self.methods))
+        if unknown:
+            raise ValueError(f"Unknown methods {unknown}; the maps hold {self.methods}.")
+        columns = self.columns
+        first_inputs = columns[0][1]
+        if first_inputs not in self.inputs:
+            raise ValueError("plot_grid needs the explained inputs (DebugMaps.inputs).")
+        rows = {m: [self.maps[(m, *key)][index] for key in columns] for m in methods}
+        labels = [f"{model} model\n{inputs} input" for model, inputs in columns]
+        return self.inputs[first_inputs][index], rows, labels
+
+    def outline_ground_truth(self, fig: Any, index: int = 0) -> list[Any]:
+        """Outline the ground truth in green on the spurious-input maps of a grid.
+
+        ``fig`` holds a grid of image maps as :meth:`plot_grid` draws it (a
+        :class:`~xaiwidgets.plotting.MapStrip` of :meth:`grid_rows`): one row of
+        axes per method, the input first. Only image maps of a spurious signal
+        have an outline.
+
+        Parameters
+        ----------
+        fig : matplotlib Figure
+            The grid.
+        index : int, default=0
+            Whose ground truth (a blur's differs per input).
+
+        Returns
+        -------
+        list of ContourSet
+            The outlines drawn (``remove()`` them before drawing another input's).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = np.random.default_rng(0).normal(size=(2, 1, 8, 8))
+        >>> truth = np.zeros((2, 1, 8, 8))
+        >>> truth[:, :, -2:, -2:] = 1
+        >>> maps = DebugMaps({(m, i, j): a for m in ["g"] for i in ["normal", "buggy"]
+        ...                   for j in ["normal", "spurious"]},
+        ...                  ground_truth=truth, inputs={"normal": a, "spurious": a})
+        >>> fig = maps.plot_grid(0)
+        >>> len(maps.outline_ground_truth(fig, 0))  # again: the two spurious columns
+        2
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(fig)
+        """
+        index = check_int(index, "index", low=0, high=self.n_inputs - 1)
+        truth = None if self.ground_truth is None else np.asarray(self.ground_truth[index])
+        drawn: list[Any] = []
+        if truth is None or truth.ndim != 3:
+            return drawn
+        outline = np.abs(truth).sum(axis=0)
+        if np.ptp(outline) == 0:
+            return drawn
+        columns = self.columns
+        axes = np.asarray(fig.axes).reshape(-1, len(columns) + 1)
+        # Padded, so that a region touching the border is closed (a corner tag).
+        inside = np.pad(outline > outline.max() / 2, 1).astype(float)
+        rows_at = np.arange(-1, outline.shape[0] + 1)
+        cols_at = np.arange(-1, outline.shape[1] + 1)
+        for c, (_, inputs) in enumerate(columns, start=1):
+            if inputs != "spurious":
+                continue
+            for ax in axes[:, c]:
+                limits = ax.get_xlim(), ax.get_ylim()
+                drawn.append(
+                    ax.contour(cols_at, rows_at, inside, levels=[0.5], colors="limegreen")
+                )
+                ax.set_xlim(limits[0])
+                ax.set_ylim(limits[1])
+        return drawn
+
     def plot_grid(
         self,
         index: int = 0,
@@ -257,6 +362,7 @@ class DebugMaps:
         methods: Sequence[str] | None = None,
         mode: str = "absolute",
         clip_percentile: float = 99.0,
+        feature_names: Sequence[str] | None = None,
         fig: Any = None,
     ) -> Any:
         """Maps of one input: rows are methods, columns the (model, inputs) sets.
@@ -276,6 +382,8 @@ class DebugMaps:
             Magnitude or signed colouring.
         clip_percentile : float, default=99.0
             See :func:`~xaiwidgets.plotting.normalize_for_display`.
+        feature_names : sequence of str, optional
+            Tabular maps: the names of the features (rows of each panel).
         fig : matplotlib Figure, optional
             Drawn into (cleared first).
 
@@ -298,33 +406,17 @@ class DebugMaps:
         """
         from ..plotting import plot_map_strip
 
-        index = check_int(index, "index", low=0, high=self.n_inputs - 1)
-        methods = self.methods if methods is None else [str(m) for m in methods]
-        unknown = sorted(set(methods) - set(self.methods))
-        if unknown:
-            raise ValueError(f"Unknown methods {unknown}; the maps hold {self.methods}.")
-        columns = self.columns
-        first_inputs = columns[0][1]
-        if first_inputs not in self.inputs:
-            raise ValueError("plot_grid needs the explained inputs (DebugMaps.inputs).")
-        rows = {m: [self.maps[(m, *key)][index] for key in columns] for m in methods}
-        labels = [f"{model} model\n{inputs} input" for model, inputs in columns]
+        x, rows, labels = self.grid_rows(index, methods=methods)
         fig = plot_map_strip(
-            self.inputs[first_inputs][index],
+            x,
             rows,
             labels,
+            feature_names=feature_names,
             mode=mode,
             clip_percentile=clip_percentile,
             fig=fig,
         )
-        truth = None if self.ground_truth is None else np.asarray(self.ground_truth[index])
-        if truth is not None and truth.ndim == 3:
-            outline = np.abs(truth).sum(axis=0)
-            axes = np.asarray(fig.axes).reshape(len(rows), len(columns) + 1)
-            for c, (_, inputs) in enumerate(columns, start=1):
-                if inputs == "spurious" and np.ptp(outline) > 0:
-                    for ax in axes[:, c]:
-                        ax.contour(outline > outline.max() / 2, levels=[0.5], colors="limegreen")
+        self.outline_ground_truth(fig, index)
         return fig
 
 
@@ -366,7 +458,7 @@ def explain_pair(
     *,
     target: Any = None,
     output: str = "auto",
-    progress: bool = True,
+    progress: bool | Callable[[int, int], Any] = True,
     threads: int | None = 1,
 ) -> DebugMaps:
     """Explain the same inputs with the normal and the buggy model, every method.
@@ -395,8 +487,9 @@ def explain_pair(
         The class to explain; default each model's own prediction for each input.
     output : {"auto", "logit", "probability"}, default="auto"
         Passed to every explainer.
-    progress : bool, default=True
-        Show a progress bar.
+    progress : bool or callable, default=True
+        Show a progress bar; or a callable ``f(done, total)`` called before the
+        first map set and after each (``total``: methods x models x input kinds).
     threads : int or None, default=1
         Torch threads while explaining (see
         :func:`~xaiwidgets.core.threads.torch_threads`).
@@ -415,10 +508,9 @@ def explain_pair(
     >>> maps["gradient", "buggy", "spurious"].shape
     (4, 1, 8, 8)
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(bug, Bug):
         raise TypeError(f"bug must be a Bug from xw.bugs; got {type(bug).__name__}.")
+    progress = _Progress.check(progress)
     normal = wrap(normal, bug.clean)
     buggy = wrap(buggy, bug.dataset)
     for name, model in (("normal", normal), ("buggy", buggy)):
@@ -440,10 +532,9 @@ def explain_pair(
     }
     maps: dict[tuple[str, str, str], np.ndarray] = {}
     jobs = [(spec, m, i) for spec in specs for m in models for i in inputs]
-    with torch_threads(threads):
-        for spec, model_name, input_name in tqdm(
-            jobs, desc="explaining", disable=not progress, leave=False
-        ):
+    with torch_threads(threads), _Progress(progress, len(jobs), "explaining") as bar:
+        bar.start()
+        for spec, model_name, input_name in jobs:
             n = len(inputs[input_name])
             targets = (
                 predictions[model_name, input_name]
@@ -453,6 +544,7 @@ def explain_pair(
             maps[spec[0], model_name, input_name] = _explain(
                 models[model_name], spec, inputs[input_name], targets, model_name
             )
+            bar.step(f"{spec[0]}: {model_name} model, {input_name} inputs")
     return DebugMaps(
         maps=maps,
         ground_truth=ground_truth,

@@ -842,6 +842,11 @@ class _Progress:
             )
         return progress
 
+    def start(self) -> None:
+        """Report that nothing is done yet (a callback learns the total up front)."""
+        if self._callback is not None:
+            self._callback(0, self.total)
+
     def step(self, text: str) -> None:
         self.done += 1
         if self._bar is not None:

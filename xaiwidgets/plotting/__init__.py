@@ -7,7 +7,13 @@ of the widgets, usable for animations too.
 """
 
 from ._attack import SimilarityCurve, plot_explanation_attack
-from ._debugging import detection_curve, plot_debug_measures, plot_detection_curve
+from ._debugging import (
+    TrainingExamples,
+    detection_curve,
+    plot_debug_measures,
+    plot_detection_curve,
+    plot_training_examples,
+)
 from ._explanation import AttributionImage, plot, plot_bars, plot_image
 from ._flip import (
     FlipPathDisplay,
@@ -34,6 +40,7 @@ __all__ = [
     "ProbabilityBars",
     "RegionMapMarker",
     "SimilarityCurve",
+    "TrainingExamples",
     "detection_curve",
     "normalize_for_display",
     "plot",
@@ -54,4 +61,5 @@ __all__ = [
     "plot_region_map",
     "plot_similarity_bars",
     "plot_similarity_curve",
+    "plot_training_examples",
 ]

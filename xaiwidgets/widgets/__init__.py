@@ -9,6 +9,7 @@ prediction stays.
 ``FlipPointWidget`` finds the closest flip point, its report and a group audit.
 ``Workbench`` puts every widget that applies to a model in tabs (``demo()`` opens it
 on the credit data and its demo model).
+``DebugWidget`` is the debugging lab: planted bugs, their maps and influence.
 
 To build a new widget, subclass :class:`InputWidget` (one input explored with
 controls) or :class:`WidgetBase`: the module docstring of ``xaiwidgets.widgets._base``
@@ -28,6 +29,7 @@ walks through it. The reusable parts are
 from ._attack import AttackWidget
 from ._base import Array, FigureView, InputWidget, WidgetBase, png_bytes
 from ._compare import CompareWidget
+from ._debug import DebugWidget
 from ._explainer import ExplainerWidget, describe, method_label
 from ._flip import FlipPointWidget
 from ._inputs import AttackControls, ImageInput, InputControls, TabularInput, input_controls
@@ -43,6 +45,7 @@ __all__ = [
     "AttackControls",
     "AttackWidget",
     "CompareWidget",
+    "DebugWidget",
     "ExplainerWidget",
     "ExplanationCache",
     "FigureView",

@@ -33,7 +33,7 @@ from ..zoo import train_mlp
 from ._base import FigureView, WidgetBase, _check_dataset
 from ._explainer import method_label
 
-__all__ = ["MEMORIZER", "SanityCheckWidget", "format_rows", "parse_rows"]
+__all__ = ["MEMORIZER", "SanityCheckWidget", "format_rows", "parse_rows", "show_progress"]
 
 MEMORIZER = functools.partial(
     train_mlp, hidden=(256, 256), epochs=80, weight_decay=0.0, progress=False
@@ -636,13 +636,7 @@ class SanityCheckWidget(WidgetBase):
         return report
 
     def _set_progress(self, done: int, total: int, what: str) -> None:
-        progress = self.progress
-        if progress.max != total:
-            progress.value = 0
-            progress.max = total
-        progress.value = done
-        progress.description = f"{what} {done}/{total}"
-        progress.bar_style = "success" if done >= total else ""
+        show_progress(self.progress, done, total, what)
 
     def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
         if self._forget:
@@ -895,6 +889,24 @@ class SanityCheckWidget(WidgetBase):
 
     def _result(self) -> SanityResult | None:
         return self.result
+
+
+def show_progress(progress: ipywidgets.IntProgress, done: int, total: int, what: str) -> None:
+    """Show ``done`` of ``total`` steps of ``what`` on a progress bar (green when done).
+
+    Examples
+    --------
+    >>> bar = ipywidgets.IntProgress()
+    >>> show_progress(bar, 2, 2, "training")
+    >>> bar.description, bar.bar_style
+    ('training 2/2', 'success')
+    """
+    if progress.max != total:
+        progress.value = 0
+        progress.max = total
+    progress.value = done
+    progress.description = f"{what} {done}/{total}"
+    progress.bar_style = "success" if done >= total else ""
 
 
 def _remember(cache: OrderedDict, key: Any, value: Any, size: int) -> None:
