@@ -266,7 +266,14 @@ def test_demo_opens_the_workbench_on_bundled_data(benches):
 def test_flip_and_regions_tabs_show_what_direct_calls_compute(credit, credit_model, benches):
     wb = xw.Workbench(credit_model, credit, index=6)
     benches.append(wb)
-    assert wb.titles == ["Explore", "Compare", "Sanity checks", "Flip points", "Regions"]
+    assert wb.titles == [
+        "Explore",
+        "Compare",
+        "Sanity checks",
+        "Flip points",
+        "Regions",
+        "Debugging lab",
+    ]
     assert "Attacks" in wb.hidden  # the explanation attack moves maps of images
     wb.widgets["Explore"].set_feature("debt_ratio", 0.9)
     moved = wb.widgets["Explore"].x
@@ -286,7 +293,7 @@ def test_flip_and_regions_tabs_show_what_direct_calls_compute(credit, credit_mod
 def test_the_attacks_tab_manipulates_the_row_chosen_elsewhere(digits, digits_cnn, benches):
     wb = xw.Workbench(digits_cnn, digits, index=6)
     benches.append(wb)
-    assert wb.titles == ["Explore", "Compare", "Sanity checks", "Attacks"]
+    assert wb.titles == ["Explore", "Compare", "Sanity checks", "Attacks", "Debugging lab"]
     wb.widgets["Explore"].index = 8
     wb.selected = "Attacks"  # it manipulates a test row: the row travels
     attack = wb.widgets["Attacks"]
@@ -302,3 +309,21 @@ def test_the_attacks_tab_manipulates_the_row_chosen_elsewhere(digits, digits_cnn
         steps=40,
     )
     np.testing.assert_allclose(result.x_adv, direct.x_adv, atol=1e-4)
+
+
+def test_the_debugging_lab_tab_takes_the_row_and_the_models_architecture(
+    credit, credit_model, benches
+):
+    wb = xw.Workbench(credit_model, credit, index=5)
+    benches.append(wb)
+    wb.widgets["Explore"].index = 7
+    wb.selected = "Debugging lab"
+    lab = wb.widgets["Debugging lab"]
+    assert isinstance(lab, xw.DebugWidget) and lab.test_row == 7
+    table = lab.wait()
+    assert lab.error == "" and set(table["method"]) >= {"random"}
+    assert lab.planted.dataset.kind == "tabular"
+    wb.selected = "Explore"
+    wb.widgets["Explore"].index = 3
+    wb.selected = "Debugging lab"  # the same widget, on the new row
+    assert wb.widgets["Debugging lab"] is lab and lab.test_row == 3

@@ -26,6 +26,7 @@ from ..explainers.linear_region import LinearRegion
 from ._attack import AttackWidget
 from ._base import InputWidget, _check_dataset, css_class, error_html
 from ._compare import CompareWidget
+from ._debug import DebugWidget
 from ._explainer import ExplainerWidget
 from ._flip import FlipPointWidget
 from ._regions import RegionWidget
@@ -125,7 +126,11 @@ TABS: list[Tab] = [
     Tab("Flip points", FlipPointWidget, tabular, "tabular data (a constraint per feature)"),
     Tab("Regions", RegionWidget, relu_network, "a ReLU network on tabular data"),
     Tab("Attacks", AttackWidget, image_gradients, "a torch model on images (maps to move)"),
+    Tab("Debugging lab", lambda model, dataset: DebugWidget(dataset, model)),
 ]
+
+#: Widgets that work on a test row rather than a moved input: the trait holding the row.
+_ROW_TRAITS: dict[type, str] = {AttackWidget: "index", DebugWidget: "test_row"}
 
 
 def _check_tabs(tabs: Sequence[Tab | str] | None) -> tuple[list[Tab], set[str]]:
@@ -314,8 +319,10 @@ class Workbench(ipywidgets.VBox):
                 widget.index = self._index
             if self._x is not None and not np.array_equal(widget.x, self._x):
                 widget.x = self._x
-        elif isinstance(widget, AttackWidget) and widget.index != self._index:
-            widget.index = self._index  # it manipulates a test row, not a moved input
+        elif type(widget) in _ROW_TRAITS:  # a test row travels, not a moved input
+            trait = _ROW_TRAITS[type(widget)]
+            if getattr(widget, trait) != self._index:
+                setattr(widget, trait, self._index)
 
     def _header_html(self) -> str:
         ds, m = self.dataset, self.model
