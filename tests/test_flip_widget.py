@@ -27,15 +27,6 @@ def pipeline_model(credit):
     return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
 
 
-@pytest.fixture
-def widgets():
-    """Create widgets through this list; they are closed (threads stopped) afterwards."""
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 def _assert_same_flip(shown, direct):
     """The same flip point up to solver noise: the widget solves in its worker thread,
     where BLAS may sum in another order than in the test's thread, and SLSQP stops

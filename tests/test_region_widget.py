@@ -18,15 +18,6 @@ from xaiwidgets.widgets import ParamControls, method_params
 PNG = b"\x89PNG"
 
 
-@pytest.fixture
-def widgets():
-    """Create widgets through this list; they are closed (threads stopped) afterwards."""
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 @pytest.fixture(scope="module")
 def direct(credit_model):
     return LinearRegion(credit_model)

@@ -19,15 +19,6 @@ METHODS = ["gradient", "gradient_x_input", "guided_backprop"]
 ROWS = [3, 1, 4, 5]
 
 
-@pytest.fixture
-def widgets():
-    """Create widgets through this list; they are closed (threads stopped) afterwards."""
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 def _direct(model, X, order="cascading", seed=0, methods=METHODS):
     return xw.sanity.model_randomization(
         model, X, methods, order=order, seed=seed, progress=False, cache=False

@@ -29,15 +29,6 @@ def pipeline_model(credit):
     return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
 
 
-@pytest.fixture
-def widgets():
-    """Create widgets through this list; they are closed (threads stopped) afterwards."""
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Compute the oracles as the widgets' worker threads do, on one torch thread.

@@ -22,15 +22,6 @@ def pipeline_model(credit):
     return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
 
 
-@pytest.fixture
-def benches():
-    """Create Workbenches through this list; they are closed (threads stopped) afterwards."""
-    made = []
-    yield made
-    for w in made:
-        w.close()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """The oracles on one torch thread, as the widgets' workers compute (bit-equal floats)."""
@@ -55,9 +46,9 @@ def _counting(title, applies=gradients, needs="gradients (a torch model)"):
     return Tab(title, factory, applies, needs), calls
 
 
-def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_model, benches):
+def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_model, widgets):
     wb = xw.Workbench(credit_model, credit, index=4)
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles == [t.title for t in TABS if t.applies(wb.model, credit)]
     assert wb.titles[:2] == ["Explore", "Compare"] and list(wb.hidden) == ["Attacks"]
     assert list(wb.widgets) == ["Explore"] and wb.selected == "Explore"
@@ -94,9 +85,9 @@ def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_mod
     )
 
 
-def test_the_input_survives_a_tab_without_one(credit, credit_model, benches):
+def test_the_input_survives_a_tab_without_one(credit, credit_model, widgets):
     wb = xw.Workbench(credit_model, credit, index=2)
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles[:3] == ["Explore", "Compare", "Sanity checks"]
     wb.widgets["Explore"].set_feature("income", 77.0)
     moved = wb.widgets["Explore"].x
@@ -120,10 +111,10 @@ def test_the_input_survives_a_tab_without_one(credit, credit_model, benches):
     assert wb.widgets["Compare"].index == 2
 
 
-def test_a_factory_runs_once_per_tab_and_only_when_opened(credit, credit_model, benches):
+def test_a_factory_runs_once_per_tab_and_only_when_opened(credit, credit_model, widgets):
     tab, calls = _counting("Gradients")
     wb = xw.Workbench(credit_model, credit, tabs=["Explore", tab])
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles == ["Explore", "Gradients"] and calls == []
     wb.selected = "Gradients"
     wb.selected = "Explore"
@@ -133,14 +124,14 @@ def test_a_factory_runs_once_per_tab_and_only_when_opened(credit, credit_model, 
     assert model is wb.model and dataset is credit
     # widget() builds without opening the tab.
     wb2 = xw.Workbench(credit_model, credit, tabs=["Explore", tab])
-    benches.append(wb2)
+    widgets.append(wb2)
     assert wb2.widget("Gradients").method == "gradient" and wb2.selected == "Explore"
 
 
-def test_gradient_tabs_are_left_out_for_scikit_learn(credit, pipeline_model, benches):
+def test_gradient_tabs_are_left_out_for_scikit_learn(credit, pipeline_model, widgets):
     tab, calls = _counting("Gradients")
     wb = xw.Workbench(pipeline_model, credit, tabs=["Explore", "Compare", tab])
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles == ["Explore", "Compare"]
     assert wb.hidden == {"Gradients": "gradients (a torch model)"}
     assert "Gradients (needs gradients (a torch model))" in wb.note.value
@@ -156,14 +147,14 @@ def test_gradient_tabs_are_left_out_for_scikit_learn(credit, pipeline_model, ben
     np.testing.assert_array_equal(e.values, _explain(pipeline_model, "shap", e.data).values)
     # Every default tab that needs gradients is left out too, with the reason.
     default = xw.Workbench(pipeline_model, credit)
-    benches.append(default)
+    widgets.append(default)
     needs_gradients = [t.title for t in TABS if not t.applies(pipeline_model, credit)]
     assert sorted(default.hidden) == sorted(needs_gradients)
     assert not set(needs_gradients) & set(default.titles)
 
 
 def test_a_tab_whose_widget_fails_shows_the_error_and_the_rest_works(
-    credit, credit_model, benches
+    credit, credit_model, widgets
 ):
     attempts = []
 
@@ -172,7 +163,7 @@ def test_a_tab_whose_widget_fails_shows_the_error_and_the_rest_works(
         raise RuntimeError("the widget could not be built")
 
     wb = xw.Workbench(credit_model, credit, tabs=["Explore", Tab("Broken", broken)])
-    benches.append(wb)
+    widgets.append(wb)
     wb.selected = "Broken"
     (message,) = wb.tab.children[1].children
     assert isinstance(message, ipywidgets.HTML)
@@ -187,7 +178,7 @@ def test_a_tab_whose_widget_fails_shows_the_error_and_the_rest_works(
     assert len(attempts) == 3
 
 
-def test_bad_input_raises_naming_the_argument(credit, credit_model, pipeline_model, benches):
+def test_bad_input_raises_naming_the_argument(credit, credit_model, pipeline_model, widgets):
     with pytest.raises(TypeError, match="tabs must be a list"):
         xw.Workbench(credit_model, credit, tabs="Explore")
     with pytest.raises(ValueError, match=r"unknown tab 'Nope'; the tabs are \['Explore'"):
@@ -210,7 +201,7 @@ def test_bad_input_raises_naming_the_argument(credit, credit_model, pipeline_mod
         with pytest.raises(ValueError, match=f"{title!r} does not apply to this model"):
             xw.Workbench(pipeline_model, credit, tabs=[title])
     wb = xw.Workbench(credit_model, credit, tabs=["Compare"])
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles == ["Compare"]
     with pytest.raises(ValueError, match=r"selected must be one of the tabs \['Compare'\]"):
         wb.selected = "Explore"
@@ -231,11 +222,11 @@ def test_close_stops_every_built_widget(credit, credit_model):
             widget.refresh()
 
 
-def test_nothing_passed_in_is_mutated(credit, credit_model, benches):
+def test_nothing_passed_in_is_mutated(credit, credit_model, widgets):
     state = {k: v.clone() for k, v in credit_model.torch_module.state_dict().items()}
     X_test = credit.X_test.copy()
     wb = xw.Workbench(credit_model, credit)
-    benches.append(wb)
+    widgets.append(wb)
     wb.widgets["Explore"].set_feature("income", 99.0)
     wb.widgets["Explore"].wait()
     wb.selected = "Compare"
@@ -245,9 +236,9 @@ def test_nothing_passed_in_is_mutated(credit, credit_model, benches):
     np.testing.assert_array_equal(credit.X_test, X_test)
 
 
-def test_demo_opens_the_workbench_on_bundled_data(benches):
+def test_demo_opens_the_workbench_on_bundled_data(widgets):
     wb = xw.demo()
-    benches.append(wb)
+    widgets.append(wb)
     assert isinstance(wb, xw.Workbench)
     assert wb.dataset.name == "credit" and wb.model.source == "torch"
     assert "credit data (tabular, 13 features, 2 classes)" in wb.header.value
@@ -256,16 +247,16 @@ def test_demo_opens_the_workbench_on_bundled_data(benches):
         explore.wait().values, _explain(wb.model, "ig", wb.dataset.X_test[0]).values
     )
     digits = xw.demo("digits", index=3)
-    benches.append(digits)
+    widgets.append(digits)
     assert digits.dataset.kind == "image" and digits.widgets["Explore"].index == 3
     assert digits.widgets["Explore"].wait().values.shape == (1, 8, 8)
     with pytest.raises(ValueError, match=r"data must be one of \['credit', 'digits'"):
         xw.demo("mnist")
 
 
-def test_flip_and_regions_tabs_show_what_direct_calls_compute(credit, credit_model, benches):
+def test_flip_and_regions_tabs_show_what_direct_calls_compute(credit, credit_model, widgets):
     wb = xw.Workbench(credit_model, credit, index=6)
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles == [
         "Explore",
         "Compare",
@@ -290,9 +281,9 @@ def test_flip_and_regions_tabs_show_what_direct_calls_compute(credit, credit_mod
     np.testing.assert_allclose(regions.wait().values, expected.values, rtol=1e-9)
 
 
-def test_the_attacks_tab_manipulates_the_row_chosen_elsewhere(digits, digits_cnn, benches):
+def test_the_attacks_tab_manipulates_the_row_chosen_elsewhere(digits, digits_cnn, widgets):
     wb = xw.Workbench(digits_cnn, digits, index=6)
-    benches.append(wb)
+    widgets.append(wb)
     assert wb.titles == ["Explore", "Compare", "Sanity checks", "Attacks", "Debugging lab"]
     wb.widgets["Explore"].index = 8
     wb.selected = "Attacks"  # it manipulates a test row: the row travels
@@ -312,10 +303,10 @@ def test_the_attacks_tab_manipulates_the_row_chosen_elsewhere(digits, digits_cnn
 
 
 def test_the_debugging_lab_tab_takes_the_row_and_the_models_architecture(
-    credit, credit_model, benches
+    credit, credit_model, widgets
 ):
     wb = xw.Workbench(credit_model, credit, index=5)
-    benches.append(wb)
+    widgets.append(wb)
     wb.widgets["Explore"].index = 7
     wb.selected = "Debugging lab"
     lab = wb.widgets["Debugging lab"]
