@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, milp
 
-from ._trees import _Rows
+from ._trees import _Rows, solve_milp
 
 __all__ = ["ReluMilp", "dense_stages"]
 
@@ -284,41 +284,18 @@ class ReluMilp:
             cost[t_var] = 1.0
         else:
             cost[distance] = 1.0
-        result = milp(
-            cost,
-            constraints=rows.constraint(len(low)),
-            integrality=np.array(kinds),
-            bounds=Bounds(np.array(low), np.array(high)),
-            options={"time_limit": time_limit, "mip_rel_gap": mip_gap, "disp": False},
+        found, outcome = solve_milp(
+            cost, rows, kinds, low, high, time_limit=time_limit, mip_gap=mip_gap
         )
-        n_binaries = int(np.sum(kinds))
-        bound = getattr(result, "mip_dual_bound", None)
-        if result.x is None:
-            return ReluSolution(
-                None,
-                np.inf,
-                np.inf if result.status == 2 else (np.nan if bound is None else float(bound)),
-                np.nan,
-                int(result.status),
-                str(result.message),
-                n_binaries,
-            )
-        y = np.clip(result.x[: len(self.x)], self.lower, self.upper)
+        if found is None:
+            return ReluSolution(None, *outcome.shifted(0.0))
+        y = np.clip(found[: len(self.x)], self.lower, self.upper)
         if discrete:
             integral = self.integer.copy()
             for group in self.groups:
                 integral[list(group)] = True
             y[integral] = np.round(y[integral])
-        gap = getattr(result, "mip_gap", None)
-        return ReluSolution(
-            y,
-            float(result.fun),
-            float(result.fun) if bound is None else float(bound),
-            0.0 if gap is None else float(gap),
-            int(result.status),
-            str(result.message),
-            n_binaries,
-        )
+        return ReluSolution(y, *outcome.shifted(0.0))
 
     @property
     def n_unstable(self) -> int:

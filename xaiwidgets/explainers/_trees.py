@@ -311,6 +311,68 @@ class _Rows:
         return LinearConstraint(matrix, np.array(self.lower), np.array(self.upper))
 
 
+@dataclass(frozen=True)
+class MilpOutcome:
+    """How a HiGHS solve ended: objective, proven lower bound, relative gap, status."""
+
+    objective: float
+    lower_bound: float
+    gap: float
+    status: int
+    message: str
+    n_binaries: int
+
+    def shifted(self, constant: float) -> tuple[float, float, float, int, str, int]:
+        """The fields in order, objective and bound moved by a constant.
+
+        The constant is the part of the objective left out of the objective vector.
+        """
+        return (
+            self.objective + constant,
+            self.lower_bound + constant,
+            self.gap,
+            self.status,
+            self.message,
+            self.n_binaries,
+        )
+
+
+def solve_milp(
+    objective: np.ndarray,
+    rows: _Rows,
+    kinds: list[int],
+    low: list[float],
+    high: list[float],
+    *,
+    time_limit: float,
+    mip_gap: float,
+) -> tuple[np.ndarray | None, MilpOutcome]:
+    """Minimise ``objective @ v`` over the rows with SciPy's ``milp`` (HiGHS).
+
+    Returns the solution (None when none was found) and the outcome: on an infeasible
+    problem (status 2) the bound is +inf; on a time limit without a solution it is
+    HiGHS's dual bound where reported.
+    """
+    result = milp(
+        objective,
+        constraints=rows.constraint(len(low)),
+        integrality=np.array(kinds),
+        bounds=Bounds(np.array(low), np.array(high)),
+        options={"time_limit": time_limit, "mip_rel_gap": mip_gap, "disp": False},
+    )
+    n_binaries = int(np.sum(kinds))
+    bound = getattr(result, "mip_dual_bound", None)
+    status, message = int(result.status), str(result.message)
+    if result.x is None:
+        lower = np.inf if status == 2 else (np.nan if bound is None else float(bound))
+        return None, MilpOutcome(np.inf, lower, np.nan, status, message, n_binaries)
+    gap = getattr(result, "mip_gap", None)
+    objective_value = float(result.fun)
+    lower = objective_value if bound is None else float(bound)
+    gap_value = 0.0 if gap is None else float(gap)
+    return result.x, MilpOutcome(objective_value, lower, gap_value, status, message, n_binaries)
+
+
 @dataclass
 class MilpSolution:
     """What a MILP solve returned: the chosen leaf of each tree, status and bounds."""
@@ -509,37 +571,13 @@ class EnsembleMilp:
             objective[v] += w
         if np.isfinite(radius):
             rows.add(cost, -np.inf, radius - constant)  # no farther than the known point
-        result = milp(
-            objective,
-            constraints=rows.constraint(len(low)),
-            integrality=np.array(kinds),
-            bounds=Bounds(np.array(low), np.array(high)),
-            options={"time_limit": time_limit, "mip_rel_gap": mip_gap, "disp": False},
+        x, outcome = solve_milp(
+            objective, rows, kinds, low, high, time_limit=time_limit, mip_gap=mip_gap
         )
-        n_binaries = int(np.sum(kinds))
-        bound = getattr(result, "mip_dual_bound", None)
-        if result.x is None:
-            infeasible = result.status == 2
-            return MilpSolution(
-                None,
-                np.inf,
-                np.inf if infeasible else (np.nan if bound is None else float(bound) + constant),
-                np.nan,
-                int(result.status),
-                str(result.message),
-                n_binaries,
-            )
-        chosen = [int(np.argmax(result.x[leaves])) for leaves in lam]
-        gap = getattr(result, "mip_gap", None)
-        return MilpSolution(
-            chosen,
-            float(result.fun) + constant,
-            float(result.fun if bound is None else bound) + constant,
-            0.0 if gap is None else float(gap),
-            int(result.status),
-            str(result.message),
-            n_binaries,
-        )
+        if x is None:
+            return MilpSolution(None, *outcome.shifted(constant))
+        chosen = [int(np.argmax(x[leaves])) for leaves in lam]
+        return MilpSolution(chosen, *outcome.shifted(constant))
 
     def box(self, chosen: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The intersection of the chosen leaves' boxes."""
