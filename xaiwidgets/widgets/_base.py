@@ -204,6 +204,27 @@ def readout_format(step: float) -> str:
     return f".{max(0, -math.floor(math.log10(step) + 1e-9))}f"
 
 
+#: How attribution maps are coloured: their magnitude, or their sign (diverging).
+COLOUR_MODES = ["absolute", "diverging"]
+
+
+def colour_mode_picker(image: bool) -> ipywidgets.ToggleButtons:
+    """The "colours" toggle of a widget that shows maps (hidden for tabular bars).
+
+    Examples
+    --------
+    >>> colour_mode_picker(image=True).options
+    ('absolute', 'diverging')
+    """
+    return ipywidgets.ToggleButtons(
+        options=COLOUR_MODES,
+        description="colours",
+        style={"button_width": "90px"},
+        tooltips=["colour the magnitude |map|", "colour the sign (blue < 0 < red)"],
+        layout=ipywidgets.Layout(display="flex" if image else "none"),
+    )
+
+
 def css_class(name: str) -> str:
     """The CSS class of a widget class: ``"xw-"`` and its name in kebab case.
 

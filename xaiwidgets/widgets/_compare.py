@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 from ..analysis.agreement import agreement
 from ..core.explainer import available, get
 from ..core.explanation import Explanation
+from ..core.validation import check_option
 from ..plotting import AttributionBars, AttributionImage, ProbabilityBars
-from ._base import FigureView, InputWidget
+from ._base import COLOUR_MODES, FigureView, InputWidget, colour_mode_picker
 from ._explainer import MAX_ROWS, describe, method_label
 from ._params import ExplanationCache, ParamControls
 
@@ -185,12 +186,7 @@ class CompareWidget(InputWidget):
             style={"description_width": "initial"},
         )
         traitlets.link((self.top_k_picker, "value"), (self, "top_k"))
-        self.mode_picker = ipywidgets.ToggleButtons(
-            options=["absolute", "diverging"],
-            description="colours",
-            style={"button_width": "90px"},
-            layout=ipywidgets.Layout(display="flex" if self.dataset.kind == "image" else "none"),
-        )
+        self.mode_picker = colour_mode_picker(image=self.dataset.kind == "image")
         traitlets.link((self.mode_picker, "value"), (self, "mode"))
         self.view = FigureView(
             (4.6, 0.9 + 0.25 * self.model.n_classes)
@@ -261,9 +257,7 @@ class CompareWidget(InputWidget):
 
     @traitlets.validate("mode")
     def _valid_mode(self, proposal: Any) -> str:
-        if proposal.value not in ("absolute", "diverging"):
-            raise ValueError(f"mode must be 'absolute' or 'diverging'; got {proposal.value!r}.")
-        return proposal.value
+        return check_option(proposal.value, "mode", COLOUR_MODES)
 
     def add_method(self, method: str, **params: Any) -> None:
         """Add a method (a new column) with optional parameters."""

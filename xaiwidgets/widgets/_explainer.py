@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 
 from ..core.explainer import available, get
 from ..core.explanation import Explanation
+from ..core.validation import check_option
 from ..plotting import AttributionBars, AttributionImage, ProbabilityBars
-from ._base import FigureView, InputWidget
+from ._base import COLOUR_MODES, FigureView, InputWidget, colour_mode_picker
 from ._params import ExplanationCache, ParamControls
 
 __all__ = ["ExplainerWidget", "describe", "method_label", "prediction_html"]
@@ -192,12 +193,7 @@ class ExplainerWidget(InputWidget):
             self._reporting(lambda change: setattr(self, "method", change["new"])), names="value"
         )
         self.param_box = ipywidgets.HBox()
-        self.mode_picker = ipywidgets.ToggleButtons(
-            options=["absolute", "diverging"],
-            description="colours",
-            style={"button_width": "90px"},
-            layout=ipywidgets.Layout(display="flex" if self.dataset.kind == "image" else "none"),
-        )
+        self.mode_picker = colour_mode_picker(image=self.dataset.kind == "image")
         traitlets.link((self.mode_picker, "value"), (self, "mode"))
         # The figure belongs to the worker thread: it is (re)built there in _show.
         self.view = FigureView(self._figsize())
@@ -235,9 +231,7 @@ class ExplainerWidget(InputWidget):
 
     @traitlets.validate("mode")
     def _valid_mode(self, proposal: Any) -> str:
-        if proposal.value not in ("absolute", "diverging"):
-            raise ValueError(f"mode must be 'absolute' or 'diverging'; got {proposal.value!r}.")
-        return proposal.value
+        return check_option(proposal.value, "mode", COLOUR_MODES)
 
     @traitlets.validate("params")
     def _valid_params(self, proposal: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ..core.validation import check_int, check_option
 from ..plotting import MapStrip
 from ..plotting._live import ACCENT
 from ..zoo import train_mlp
-from ._base import FigureView, WidgetBase, _check_dataset
+from ._base import COLOUR_MODES, FigureView, WidgetBase, _check_dataset
 from ._explainer import method_label
 
 __all__ = ["MEMORIZER", "SanityCheckWidget", "format_rows", "parse_rows", "show_progress"]
@@ -500,7 +500,7 @@ class SanityCheckWidget(WidgetBase):
 
     @traitlets.validate("mode")
     def _valid_mode(self, proposal: Any) -> str:
-        return check_option(proposal.value, "mode", ["absolute", "diverging"])
+        return check_option(proposal.value, "mode", COLOUR_MODES)
 
     @traitlets.validate("spread")
     def _valid_spread(self, proposal: Any) -> str:
