@@ -723,16 +723,7 @@ class SanityCheckWidget(WidgetBase):
         layout = (tuple(labels), tuple(result.stage_labels), result.X.shape[1:])
         view = self.strip_view
         if layout != self._strip_layout:
-            view.clear()
-            view.figure.set_size_inches(self._strip_size(labels, len(result.stage_labels)))
-            self._strip = view.add(
-                MapStrip(
-                    view.figure,
-                    labels,
-                    result.stage_labels,
-                    feature_names=result.params.get("feature_names"),
-                )
-            )
+            self._strip = self._new_strip(view, labels, result)
             self._strip_layout = layout
         stage = state["stage"]
         maps = {
@@ -746,6 +737,18 @@ class SanityCheckWidget(WidgetBase):
         self._strip_maps = {
             (m, s): result.maps[(m, s)][position] for m in methods for s in range(stage + 1)
         }
+
+    def _new_strip(self, view: FigureView, labels: list[str], result: Any) -> MapStrip:
+        """A fresh map strip (rows: methods, columns: the result's stages) in a view."""
+        view.clear()
+        view.figure.set_size_inches(self._strip_size(labels, len(result.stage_labels)))
+        strip = MapStrip(
+            view.figure,
+            labels,
+            result.stage_labels,
+            feature_names=result.params.get("feature_names"),
+        )
+        return view.add(strip)
 
     def _strip_size(self, labels: list[str], n_columns: int) -> tuple[float, float]:
         width, height = MapStrip.figsize(labels, n_columns, self.dataset.input_shape, _CELL_IN)
@@ -814,17 +817,7 @@ class SanityCheckWidget(WidgetBase):
         labels = [self._label(m) for m in methods]
         layout = (tuple(labels), data.X.shape[1:])
         if layout != self._data_layout:
-            view = self.data_view
-            view.clear()
-            view.figure.set_size_inches(self._strip_size(labels, len(data.stage_labels)))
-            self._data_strip = view.add(
-                MapStrip(
-                    view.figure,
-                    labels,
-                    data.stage_labels,
-                    feature_names=data.params.get("feature_names"),
-                )
-            )
+            self._data_strip = self._new_strip(self.data_view, labels, data)
             self._data_layout = layout
         maps = {
             label: [data.maps[(m, s)][position] for s in data.stages]
