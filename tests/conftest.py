@@ -48,6 +48,34 @@ def breast_cancer_model(breast_cancer):
     return xw.wrap(xw.zoo.train_mlp(breast_cancer, progress=False), breast_cancer)
 
 
+@pytest.fixture(scope="session")
+def pipeline_model(credit):
+    """A scikit-learn pipeline (no gradients) on the credit data."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Compute the oracles as the widgets' worker threads do, on one torch thread.
+
+    With two threads a matrix product or a convolution sums in another order and
+    float32 results differ in the last bit. The setting is per thread for OpenMP but
+    global for MKL, so it is held for a whole module (``pytestmark =
+    pytest.mark.usefixtures("one_torch_thread")``) rather than toggled per call.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def widgets():
     """Create widgets through this list; they are closed (threads stopped) afterwards."""

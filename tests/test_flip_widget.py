@@ -10,21 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 import xaiwidgets as xw
 from xaiwidgets.widgets import _flip
 from xaiwidgets.widgets._flip import PATH_T
 
 PNG = b"\x89PNG"
-
-
-@pytest.fixture(scope="module")
-def pipeline_model(credit):
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
 
 
 def _assert_same_flip(shown, direct):

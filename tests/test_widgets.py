@@ -11,9 +11,6 @@ import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 import xaiwidgets as xw
 from xaiwidgets.analysis.agreement import agreement
@@ -23,24 +20,7 @@ from xaiwidgets.explainers.gradients import Gradient
 PNG = b"\x89PNG"
 
 
-@pytest.fixture(scope="module")
-def pipeline_model(credit):
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Compute the oracles as the widgets' worker threads do, on one torch thread.
-
-    With two threads a matrix product or a convolution sums in another order and
-    float32 results differ in the last bit. The setting is per thread for OpenMP but
-    global for MKL, so it is held for the whole module rather than toggled per call.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _explain(model, name, x, target=None, **params):

@@ -7,28 +7,12 @@ import ipywidgets
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 import xaiwidgets as xw
 from xaiwidgets.widgets import TABS, Tab
 from xaiwidgets.widgets._workbench import gradients
 
-
-@pytest.fixture(scope="module")
-def pipeline_model(credit):
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return xw.wrap(pipe.fit(credit.X_train, credit.y_train), credit)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The oracles on one torch thread, as the widgets' workers compute (bit-equal floats)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _explain(model, name, x, **params):
