@@ -23,12 +23,11 @@ Ratios are baseline / ours: above 1 means the baseline is farther or slower.
 
 from __future__ import annotations
 
-import logging
 import statistics
 import time
-import warnings
 
 import numpy as np
+from _dice import MISSING, dice_data, run_dice
 from _timing import Table
 
 import xaiwidgets as xw
@@ -45,39 +44,13 @@ def _forest(credit):
 def _dice(model, credit, X, method):
     """DiCE's counterfactual of each input (None where it finds none), and times."""
     try:
-        import dice_ml
-        import pandas as pd
+        dice_ml, data, names = dice_data(credit)
     except ImportError:
-        return None, "dice-ml is not installed (pip install dice-ml): DiCE skipped"
-    names = list(credit.feature_names)
-    frame = pd.DataFrame(credit.X_train, columns=names)
-    frame["label"] = credit.y_train
-    data = dice_ml.Data(dataframe=frame, continuous_features=names, outcome_name="label")
-    explainer = dice_ml.Dice(
-        data, dice_ml.Model(model=model.predictor, backend="sklearn"), method=method
-    )
-    points, times = [], []
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for x in X:
-                query = pd.DataFrame(x[None], columns=names)
-                options = {"random_seed": 0} if method == "random" else {}
-                start = time.perf_counter()
-                try:
-                    result = explainer.generate_counterfactuals(
-                        query, total_CFs=1, desired_class="opposite", verbose=False, **options
-                    )
-                    cfs = result.cf_examples_list[0].final_cfs_df
-                except Exception:  # DiCE raises when it finds nothing
-                    cfs = None
-                times.append(time.perf_counter() - start)
-                found = cfs is not None and len(cfs) > 0
-                points.append(cfs[names].to_numpy(float)[0] if found else None)
-    finally:
-        logging.disable(logging.NOTSET)
-    return (points, times), ""
+        return None, MISSING
+    backend = dice_ml.Model(model=model.predictor, backend="sklearn")
+    explainer = dice_ml.Dice(data, backend, method=method)
+    options = {"random_seed": 0} if method == "random" else {}
+    return run_dice(explainer, X, names, **options), ""
 
 
 def _forest_table(quick: bool) -> Table:

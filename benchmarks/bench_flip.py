@@ -18,12 +18,12 @@ farther or slower.
 
 from __future__ import annotations
 
-import logging
 import statistics
 import time
 
 import numpy as np
 import torch
+from _dice import MISSING, dice_data, run_dice
 from _timing import Table
 
 import xaiwidgets as xw
@@ -75,17 +75,11 @@ def _nearest_training_point(model, x, i, train, train_labels, scale):
 def _dice(model, dataset, X):
     """DiCE's gradient method on the same network; None with a reason if unavailable."""
     try:
-        import dice_ml
+        dice_ml, data, names = dice_data(dataset)
     except ImportError:
-        return None, "dice-ml is not installed (pip install dice-ml): DiCE skipped"
-    import pandas as pd
-
-    names = list(dataset.feature_names)
-    frame = pd.DataFrame(dataset.X_train, columns=names)
-    frame["label"] = dataset.y_train
-    data = dice_ml.Data(dataframe=frame, continuous_features=names, outcome_name="label")
-    low = torch.tensor(frame[names].min().to_numpy(), dtype=torch.float32)
-    span = torch.tensor((frame[names].max() - frame[names].min()).to_numpy(), dtype=torch.float32)
+        return None, MISSING
+    low = torch.tensor(dataset.X_train.min(axis=0), dtype=torch.float32)
+    span = torch.tensor(np.ptp(dataset.X_train, axis=0), dtype=torch.float32)
     net = model.torch_module
 
     class ProbabilityOfApproval(torch.nn.Module):
@@ -98,26 +92,7 @@ def _dice(model, dataset, X):
     # func="ohe-min-max": DiCE optimises in min-max normalised space and feeds that to the
     # model, which maps it back to raw units before the network.
     backend = dice_ml.Model(model=ProbabilityOfApproval(), backend="PYT", func="ohe-min-max")
-    points, times = [], []
-    logging.disable(logging.WARNING)  # DiCE logs a warning per zero-MAD column
-    try:
-        explainer = dice_ml.Dice(data, backend, method="gradient")
-        for x in X:
-            query = pd.DataFrame(x[None], columns=names)
-            start = time.perf_counter()
-            try:
-                result = explainer.generate_counterfactuals(
-                    query, total_CFs=1, desired_class="opposite", verbose=False
-                )
-                cfs = result.cf_examples_list[0].final_cfs_df
-            except Exception:  # DiCE raises when it finds no counterfactual
-                cfs = None
-            times.append(time.perf_counter() - start)
-            found = cfs is not None and len(cfs) > 0
-            points.append(cfs[names].to_numpy(float)[0] if found else None)
-    finally:
-        logging.disable(logging.NOTSET)
-    return (points, times), ""
+    return run_dice(dice_ml.Dice(data, backend, method="gradient"), X, names), ""
 
 
 def _baselines(model, X, pairs, constraints, train, train_labels):
