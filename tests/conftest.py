@@ -88,3 +88,50 @@ def widgets():
 def browser_required() -> bool:
     """CI sets XAIWIDGETS_REQUIRE_BROWSER=1: browser tests must run, not skip."""
     return os.environ.get("XAIWIDGETS_REQUIRE_BROWSER", "") == "1"
+
+
+# ---------------------------------------------------------------- real-browser tests
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Playwright (tests/jupyter_browser.py), one per module.
+
+    Skips, saying why, without Chromium, Playwright, JupyterLab or Voila; fails instead
+    when XAIWIDGETS_REQUIRE_BROWSER=1.
+    """
+    import jupyter_browser as jb
+
+    reason = jb.missing_requirements()
+    if reason is not None:
+        if browser_required():
+            pytest.fail(f"XAIWIDGETS_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(f"browser tests skipped: {reason}")
+    with jb.Browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def tour_server(browser, credit, digits):
+    """A JupyterLab server (with Voila) holding a copy of the tour, for one module.
+
+    The tour's models are trained here first, so the kernels find them cached and the
+    tour shows its widgets rather than training progress bars. Each module has its own
+    server: the kernels of one module's pages are gone before the next module starts
+    (two kernels computing at once on 2 cores starve each other's widgets).
+    """
+    import jupyter_browser as jb
+
+    xw.zoo.train_mlp(credit, progress=False)
+    xw.zoo.train_cnn(digits, progress=False)
+    with jb.JupyterServer([jb.TOUR]) as server:
+        yield server
+
+
+@pytest.fixture
+def no_page_errors(browser):
+    """The test ends without script errors, console errors or network requests."""
+    browser.page_errors.clear()
+    browser.console_errors.clear()
+    yield
+    assert browser.page_errors == [], "uncaught errors in the page"
+    assert browser.console_errors == [], "errors on the browser console"
+    assert browser.blocked == [], "requests to the network"

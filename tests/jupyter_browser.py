@@ -1,6 +1,7 @@
 """JupyterLab and Voila in a real headless Chromium: a local server and page helpers.
 
-Shared by ``tests/test_browser.py`` and ``benchmarks/bench_browser.py``. The server
+Shared by ``tests/test_browser.py``, ``tests/test_voila.py`` and
+``benchmarks/bench_browser.py``. The server
 runs on a free localhost port with a token, its configuration, runtime, data and
 settings in a temporary directory (nothing of the user's Jupyter set-up is read or
 written), and its kernels import this checkout (``PYTHONPATH``). Nothing goes to the
@@ -30,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The notebook the browser tests and the browser benchmark open.
+TOUR = ROOT / "notebooks" / "00_tour.ipynb"
+#: Widget outputs of the tour: the Workbench, then one cell per widget.
+TOUR_WIDGETS = 5
 
 #: Flags for a quiet, offline, headless Chromium (also in a container as root).
 CHROMIUM_ARGS = [
@@ -556,3 +561,11 @@ class KeyToImage:
             f"() => {records}.length > {count}", timeout=timeout_s * 1000, polling="raf"
         )
         return self.page.evaluate(f"() => {records}.at(-1)")
+
+
+def workbench_tabs(credit: Any) -> list[str]:
+    """The tab titles of the tour's Workbench (the demo model), as Python computes them."""
+    import xaiwidgets as xw
+
+    model = xw.wrap(xw.zoo.train_mlp(credit, progress=False), credit)
+    return [tab.title for tab in xw.widgets.TABS if tab.applies(model, credit)]

@@ -1,10 +1,11 @@
-"""The tour in a real browser: JupyterLab and Voila in headless Chromium (Playwright).
+"""The tour in a real browser: JupyterLab in headless Chromium (Playwright).
 
 A local JupyterLab server (free port, token, temporary configuration) opens a copy of
 ``notebooks/00_tour.ipynb``; the page runs all cells as a user would, every widget
 must render, and a feature slider moved with the keyboard must change the prediction
-text (checked against the model called directly) and the explanation image. The same
-notebook rendered by Voila must show the Workbench. Screenshots for the README go to
+text (checked against the model called directly) and the explanation image; every
+Workbench tab must render when opened (``test_voila.py`` does Voila). Screenshots for
+the README go to
 ``docs/images/`` (or ``$XAIWIDGETS_SCREENSHOT_DIR``).
 
 Without Chromium (or Playwright, JupyterLab, Voila) the tests skip, saying why; with
@@ -21,24 +22,13 @@ import jupyter_browser as jb
 import numpy as np
 import pytest
 
-from conftest import browser_required
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_page_errors")]
 
-pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[1]
-TOUR = ROOT / "notebooks" / "00_tour.ipynb"
-SCREENSHOTS = Path(os.environ.get("XAIWIDGETS_SCREENSHOT_DIR", ROOT / "docs" / "images"))
-#: Widget outputs of the tour: the Workbench, then one cell per widget.
-TOUR_WIDGETS = 5
+TOUR = jb.TOUR
+TOUR_WIDGETS = jb.TOUR_WIDGETS
+SCREENSHOTS = Path(os.environ.get("XAIWIDGETS_SCREENSHOT_DIR", jb.ROOT / "docs" / "images"))
 EXPLORE = ".xw-workbench .xw-explainer-widget"
-
-
-def _tabs(credit):
-    """The Workbench's tab titles for the demo model, as Python computes them."""
-    import xaiwidgets as xw
-
-    model = xw.wrap(xw.zoo.train_mlp(credit, progress=False), credit)
-    return [tab.title for tab in xw.widgets.TABS if tab.applies(model, credit)]
+_tabs = jb.workbench_tabs
 
 
 def _plain(html: str) -> str:
@@ -46,42 +36,14 @@ def _plain(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    reason = jb.missing_requirements()
-    if reason is not None:
-        if browser_required():
-            pytest.fail(f"XAIWIDGETS_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(f"browser tests skipped: {reason}")
-    with jb.Browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def server(browser):
-    with jb.JupyterServer([TOUR]) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def lab(browser, server):
+def lab(browser, tour_server):
     """The tour open in JupyterLab with every cell run."""
     # Tall enough that the widgets fit on screen whole (JupyterLab scrolls inside the
     # notebook panel, so an element screenshot cannot show what is scrolled away).
     page = browser.page(width=1600, height=2600)
-    jb.open_and_run(page, server, TOUR.name)
+    jb.open_and_run(page, tour_server, TOUR.name)
     yield page
     page.context.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_page_errors(request, browser):
-    """Every browser test ends without script errors and without network requests."""
-    browser.page_errors.clear()
-    browser.console_errors.clear()
-    yield
-    assert browser.page_errors == [], "uncaught errors in the page"
-    assert browser.console_errors == [], "errors on the browser console"
-    assert browser.blocked == [], "requests to the network"
 
 
 def _eventually(condition, page, timeout_s=20.0):
@@ -98,7 +60,7 @@ def _screenshot(locator, name):
     locator.screenshot(path=str(SCREENSHOTS / name), animations="disabled")
 
 
-def test_the_tour_runs_in_jupyterlab_and_every_widget_renders(lab, server, credit):
+def test_the_tour_runs_in_jupyterlab_and_every_widget_renders(lab, tour_server, credit):
     state = jb.wait_rendered(lab, ".jp-Notebook", TOUR_WIDGETS, all_outputs=True)
     assert state["expected"] == TOUR_WIDGETS, "the tour shows the Workbench and 4 widgets"
     assert state["views"] == TOUR_WIDGETS, f"some widgets did not render: {state}"
@@ -110,7 +72,7 @@ def test_the_tour_runs_in_jupyterlab_and_every_widget_renders(lab, server, credi
     workbench = lab.locator(".xw-workbench").first
     assert workbench.locator(".lm-TabBar-tab").all_inner_texts() == _tabs(credit)
     assert "credit data" in workbench.inner_text()
-    assert "Traceback" not in server.log()
+    assert "Traceback" not in tour_server.log()
     _screenshot(workbench, "workbench.png")
 
 
@@ -187,20 +149,3 @@ def test_every_tab_renders_when_first_opened_on_the_same_input(lab, credit):
     assert "Agreement" in compare.inner_text()
     workbench.locator(".lm-TabBar-tab", has_text=titles[0]).click()
     explore.wait_for(state="visible")
-
-
-def test_voila_renders_the_workbench(browser, server, credit):
-    page = browser.page(width=1300, height=1000)
-    try:
-        page.goto(server.voila_url(TOUR.name), timeout=180_000)
-        workbench = page.locator(".xw-workbench").first
-        workbench.wait_for(state="visible", timeout=180_000)
-        state = jb.wait_rendered(page, "body", TOUR_WIDGETS, timeout_s=180)
-        assert state["views"] >= TOUR_WIDGETS, f"some widgets did not render: {state}"
-        assert state["failures"] == [] and state["blank_figures"] == 0, state
-        assert state["errors"] == []
-        assert workbench.locator(".lm-TabBar-tab").all_inner_texts() == _tabs(credit)
-        assert workbench.locator(".xw-explainer-widget img.xw-figure").count() == 1
-        assert "Traceback" not in page.inner_text("body")
-    finally:
-        page.context.close()
