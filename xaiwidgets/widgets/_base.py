@@ -208,8 +208,10 @@ def readout_format(step: float) -> str:
 COLOUR_MODES = ["absolute", "diverging"]
 
 
-def colour_mode_picker(image: bool) -> ipywidgets.ToggleButtons:
-    """The "colours" toggle of a widget that shows maps (hidden for tabular bars).
+def colour_mode_picker(
+    image: bool = True, description: str = "colours"
+) -> ipywidgets.ToggleButtons:
+    """The colour-mode toggle of a widget that shows maps (hidden for tabular bars).
 
     Examples
     --------
@@ -218,7 +220,7 @@ def colour_mode_picker(image: bool) -> ipywidgets.ToggleButtons:
     """
     return ipywidgets.ToggleButtons(
         options=COLOUR_MODES,
-        description="colours",
+        description=description,
         style={"button_width": "90px"},
         tooltips=["colour the magnitude |map|", "colour the sign (blue < 0 < red)"],
         layout=ipywidgets.Layout(display="flex" if image else "none"),

@@ -38,7 +38,7 @@ from ..plotting import (
 )
 from ..plotting._debugging import FLAG_COLOR
 from ..zoo import accuracy, train_cnn, train_logreg, train_mlp
-from ._base import FigureView, WidgetBase, _check_dataset
+from ._base import COLOUR_MODES, FigureView, WidgetBase, _check_dataset, colour_mode_picker
 from ._explainer import method_label
 from ._flip import _badge, _fmt
 from ._sanity import _remember, _Superseded, show_progress
@@ -381,7 +381,7 @@ class DebugWidget(WidgetBase):
         slider = {"continuous_update": False, "style": narrow}
         self.option_controls: dict[str, ipywidgets.Widget] = {
             "kind": ipywidgets.ToggleButtons(
-                options=signals, description="signal", style=narrow | {"button_width": "62px"}
+                options=signals, description="signal", style=narrow | {"button_width": "80px"}
             ),
             "aligned_class": ipywidgets.Dropdown(
                 options=[(n, c) for c, n in enumerate(names)],
@@ -462,11 +462,7 @@ class DebugWidget(WidgetBase):
             tooltip="how many inputs the table averages over",
         )
         traitlets.link((self, "n_inputs"), (self.n_picker, "value"))
-        self.mode_picker = ipywidgets.ToggleButtons(
-            options=["absolute", "diverging"],
-            style={"button_width": "78px"},
-            tooltips=["colour the magnitude |map|", "colour the sign (blue < 0 < red)"],
-        )
+        self.mode_picker = colour_mode_picker(description="")
         traitlets.link((self, "mode"), (self.mode_picker, "value"))
         metrics = ["ssim", "spearman_abs"] if self.dataset.kind == "image" else ["spearman_abs"]
         self.metric_picker = ipywidgets.Dropdown(
@@ -710,7 +706,7 @@ class DebugWidget(WidgetBase):
 
     @traitlets.validate("mode")
     def _valid_mode(self, proposal: Any) -> str:
-        return check_option(proposal.value, "mode", ["absolute", "diverging"])
+        return check_option(proposal.value, "mode", COLOUR_MODES)
 
     @traitlets.validate("metric")
     def _valid_metric(self, proposal: Any) -> str:

@@ -30,7 +30,7 @@ from ..core.validation import check_int, check_option
 from ..plotting import MapStrip
 from ..plotting._live import ACCENT
 from ..zoo import train_mlp
-from ._base import COLOUR_MODES, FigureView, WidgetBase, _check_dataset
+from ._base import COLOUR_MODES, FigureView, WidgetBase, _check_dataset, colour_mode_picker
 from ._explainer import method_label
 
 __all__ = ["MEMORIZER", "SanityCheckWidget", "format_rows", "parse_rows", "show_progress"]
@@ -323,11 +323,7 @@ class SanityCheckWidget(WidgetBase):
         # Linked by hand: a Dropdown given new options may jump to its first one.
         self.index_picker.observe(self._reporting(self._on_index_picker), names="value")
         self.observe(self._on_index, names="index")
-        self.mode_picker = ipywidgets.ToggleButtons(
-            options=["absolute", "diverging"],
-            style={"button_width": "78px"},
-            tooltips=["colour the magnitude |map|", "colour the sign (blue < 0 < red)"],
-        )
+        self.mode_picker = colour_mode_picker(description="")
         traitlets.link((self, "mode"), (self.mode_picker, "value"))
         self.method_buttons = {
             name: ipywidgets.ToggleButton(
