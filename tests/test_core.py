@@ -91,7 +91,8 @@ def test_single_logit_binary_module_gets_two_symmetric_logits():
     net = torch.nn.Linear(2, 1)
     m = xw.wrap(net, input_shape=(2,))
     x = np.array([[0.3, -1.2]])
-    z = float(net(torch.tensor(x, dtype=torch.float32))[0, 0])
+    with torch.no_grad():
+        z = float(net(torch.tensor(x, dtype=torch.float32))[0, 0])
     np.testing.assert_allclose(m.logits(x), [[-z / 2, z / 2]], atol=1e-6)
     np.testing.assert_allclose(m.predict_proba(x)[0, 1], 1 / (1 + np.exp(-z)), atol=1e-6)
 
