@@ -48,7 +48,7 @@ from ..core.threads import torch_threads
 from ..core.validation import check_int
 from . import metrics as metric_library
 from .bugs import Bug, NoisyLabels, OutOfDistribution, SpuriousSignal
-from .sanity import DEFAULT_METHODS, _explain, _method_specs, _Progress
+from .sanity import DEFAULT_METHODS, _explain, _method_specs, _Progress, _similarity_functions
 
 __all__ = [
     "KIND_MEASURES",
@@ -610,17 +610,7 @@ def measures(
         raise TypeError(f"maps must be a DebugMaps from explain_pair; got {type(maps).__name__}.")
     shape = np.shape(next(iter(maps.maps.values())))[1:]
     names = _default_metrics(shape) if metrics is None else [str(m) for m in metrics]
-    functions = {}
-    for name in names:
-        metric = metric_library.get(name)
-        if not metric.applies_to(shape):
-            raise ValueError(
-                f"The metric {name!r} does not apply to maps of shape {shape}; metrics that "
-                f"do: {metric_library.applicable(shape)}."
-            )
-        functions[name] = metric.function
-    if not functions:
-        raise ValueError("metrics is empty; name at least one similarity metric.")
+    functions = _similarity_functions(names, shape, argument="metrics")
     seed = check_int(seed, "seed", low=0)
 
     sources: dict[str, dict[Any, np.ndarray]] = {

@@ -759,8 +759,13 @@ def _method_specs(methods: Any, model: Model, output: str) -> list[MethodSpec]:
     return specs
 
 
-def _similarity_functions(similarity: Any, map_shape: tuple[int, ...]) -> dict[str, Callable]:
-    """Resolve ``similarity`` into {name: f(a, b, batch=True)}."""
+def _similarity_functions(
+    similarity: Any, map_shape: tuple[int, ...], argument: str = "similarity"
+) -> dict[str, Callable]:
+    """Resolve ``similarity`` into {name: f(a, b, batch=True)}.
+
+    ``argument`` is the caller's name for it, used in error messages.
+    """
     if similarity is None:
         return {name: metrics.METRICS[name].function for name in metrics.applicable(map_shape)}
     if isinstance(similarity, Mapping):
@@ -768,7 +773,7 @@ def _similarity_functions(similarity: Any, map_shape: tuple[int, ...]) -> dict[s
         for name, function in similarity.items():
             if not isinstance(name, str) or not callable(function):
                 raise TypeError(
-                    "similarity as a mapping must map names to functions f(a, b, batch=True); "
+                    f"{argument} as a mapping must map names to functions f(a, b, batch=True); "
                     f"got {name!r}: {type(function).__name__}."
                 )
             functions[name] = function
@@ -779,12 +784,12 @@ def _similarity_functions(similarity: Any, map_shape: tuple[int, ...]) -> dict[s
             metric = metrics.get(name)
             if not metric.applies_to(map_shape):
                 raise ValueError(
-                    f"The similarity metric {name!r} does not apply to maps of shape "
+                    f"{argument}: the metric {name!r} does not apply to maps of shape "
                     f"{map_shape}; metrics that do: {metrics.applicable(map_shape)}."
                 )
             functions[name] = metric.function
     if not functions:
-        raise ValueError("similarity is empty; name at least one metric.")
+        raise ValueError(f"{argument} is empty; name at least one similarity metric.")
     return functions
 
 
