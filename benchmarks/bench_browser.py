@@ -107,7 +107,7 @@ def run(quick: bool) -> list[Table]:
 
     table = Table(
         "Key press on a feature slider -> new explanation image painted "
-        "(headless Chromium, JupyterLab; credit MLP, integrated gradients, 64 steps)"
+        "(headless Chromium, JupyterLab; credit MLP, integrated gradients, steps='auto')"
     )
     reference_median = statistics.median(reference)
     for case, times in (

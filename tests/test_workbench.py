@@ -40,12 +40,15 @@ def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_mod
     assert all(len(box.children) == 0 for box in wb.tab.children[1:])  # not built yet
     explore = wb.widgets["Explore"]
     assert isinstance(explore, xw.ExplainerWidget) and explore.method == "ig"
+    assert explore.params["steps"] == "auto"  # the completeness gap stays below 1 %
     assert explore.index == 4
     explore.set_feature("debt_ratio", 1.2)
     explore.set_feature("late_payments", 3)
     moved = explore.x
     e = explore.wait()
-    np.testing.assert_array_equal(e.values, _explain(credit_model, "ig", moved).values)
+    np.testing.assert_array_equal(
+        e.values, _explain(credit_model, "ig", moved, steps="auto").values
+    )
     # Opening a tab in the browser sets selected_index: Compare is built on that input.
     wb.tab.selected_index = wb.titles.index("Compare")
     assert wb.selected == "Compare"
@@ -65,7 +68,7 @@ def test_tabs_are_built_when_first_opened_and_share_the_input(credit, credit_mod
     assert explore.index == 9
     np.testing.assert_array_equal(explore.x, credit.X_test[9])
     np.testing.assert_array_equal(
-        explore.wait().values, _explain(credit_model, "ig", credit.X_test[9]).values
+        explore.wait().values, _explain(credit_model, "ig", credit.X_test[9], steps="auto").values
     )
 
 
@@ -228,7 +231,7 @@ def test_demo_opens_the_workbench_on_bundled_data(widgets):
     assert "credit data (tabular, 13 features, 2 classes)" in wb.header.value
     explore = wb.widgets["Explore"]
     np.testing.assert_array_equal(
-        explore.wait().values, _explain(wb.model, "ig", wb.dataset.X_test[0]).values
+        explore.wait().values, _explain(wb.model, "ig", wb.dataset.X_test[0], steps="auto").values
     )
     digits = xw.demo("digits", index=3)
     widgets.append(digits)

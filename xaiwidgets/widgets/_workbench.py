@@ -110,12 +110,16 @@ class Tab:
 def explore(model: Model, dataset: Dataset) -> ExplainerWidget:
     """The Explore tab: an ExplainerWidget with integrated gradients, else SHAP.
 
-    Integrated gradients where the model has gradients; otherwise (scikit-learn,
-    callables) SHAP; otherwise the first method that applies.
+    Integrated gradients where the model has gradients, with ``steps="auto"`` (steps
+    are doubled until the completeness gap is below 1 %: on the credit MLP a fixed 64
+    steps from the zero baseline misses by 0.5 % in the median but by up to 47 %, where
+    the path crosses many ReLU kinks); otherwise (scikit-learn, callables) SHAP;
+    otherwise the first method that applies.
     """
     applicable = available(model)
     method = next((m for m in ("ig", "shap") if m in applicable), applicable[0])
-    return ExplainerWidget(model, dataset, method=method)
+    params = {"steps": "auto"} if method == "ig" else {}
+    return ExplainerWidget(model, dataset, method=method, **params)
 
 
 #: The Workbench's tabs, in this order; the first one opens first. One line per widget.
