@@ -541,3 +541,23 @@ def test_compare_on_images(digits, digits_cnn, widgets):
     assert c.agreement.attrs["k"] == 6  # 10 % of 64 pixels
     for column in c._columns.values():
         assert bytes(column.view.image.value).startswith(PNG)
+
+
+def test_under_voila_the_first_result_is_ready_when_the_widget_is_built(
+    credit, credit_model, digits, digits_cnn, widgets, monkeypatch
+):
+    """Voila fetches widget state after the cells ran; an update from the worker thread
+    during that fetch can be lost, so there the first result is computed before the
+    constructor returns (later updates stay in the background)."""
+    monkeypatch.setenv("VOILA_BASE_URL", "/")
+    w = xw.ExplainerWidget(credit_model, credit, method="ig")
+    widgets.append(w)
+    assert not w.busy and w.explanation is not None and len(w.view.image.value) > 0
+    np.testing.assert_array_equal(
+        w.explanation.values, _explain(credit_model, "ig", credit.X_test[0]).values
+    )
+    sanity = xw.SanityCheckWidget(digits_cnn, digits)
+    widgets.append(sanity)
+    assert not sanity.busy and sanity.result is not None
+    w.set_feature("income", 60.0)  # later changes are not waited for
+    assert w.wait().data[0] == 60.0

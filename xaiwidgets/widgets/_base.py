@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
 import struct
 import threading
@@ -362,6 +363,22 @@ class FigureView:
         return png
 
 
+def in_voila() -> bool:
+    """Whether this kernel was started by Voila (it sets ``VOILA_BASE_URL``).
+
+    Voila builds the page's widgets from their state after the notebook ran; an update
+    sent from a background thread while the page fetches that state can be lost
+    (voila-dashboards/voila#1101, ipycanvas#56), leaving a figure never drawn. Widgets
+    therefore compute their first result before their cell returns under Voila.
+
+    Examples
+    --------
+    >>> in_voila()
+    False
+    """
+    return "VOILA_BASE_URL" in os.environ
+
+
 class _Worker:
     """One daemon thread that runs the newest request of one widget.
 
@@ -412,6 +429,10 @@ class _Worker:
         """The state of the request waiting behind the running one, or None."""
         with self._cond:
             return None if self._pending is None else self._pending[1]
+
+    def is_worker_thread(self) -> bool:
+        """Whether the caller runs on this worker's thread (which must never wait on it)."""
+        return threading.current_thread() is self._thread
 
     def is_current(self, generation: int) -> bool:
         with self._cond:
@@ -515,6 +536,7 @@ class WidgetBase(ipywidgets.VBox):
         self.error_box = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
         self.error_box.add_class("xw-error")
         self._status_text = ""
+        self._first_shown = False
         self.timings: dict[str, float] = {}
         self._worker = _Worker(
             self._compute_timed,
@@ -551,8 +573,14 @@ class WidgetBase(ipywidgets.VBox):
         self.observe(lambda change: self._request(), names=list(names))
 
     def _request(self) -> None:
-        """Queue a computation of the current state (the newest request wins)."""
+        """Queue a computation of the current state (the newest request wins).
+
+        Under Voila the first request is waited for (see :func:`in_voila`).
+        """
         self._worker.submit(self._state())
+        if not self._first_shown and in_voila() and not self._worker.is_worker_thread():
+            self._first_shown = True
+            self._worker.wait(timeout=None)
 
     def _compute_timed(self, state: Any) -> tuple[Any, float]:
         start = time.perf_counter()
