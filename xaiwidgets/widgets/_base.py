@@ -536,7 +536,7 @@ class WidgetBase(ipywidgets.VBox):
         self.error_box = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
         self.error_box.add_class("xw-error")
         self._status_text = ""
-        self._first_shown = False
+        self._requested = False  # the first request waits under Voila
         self.timings: dict[str, float] = {}
         self._worker = _Worker(
             self._compute_timed,
@@ -577,9 +577,10 @@ class WidgetBase(ipywidgets.VBox):
 
         Under Voila the first request is waited for (see :func:`in_voila`).
         """
+        first = not self._requested
+        self._requested = True
         self._worker.submit(self._state())
-        if not self._first_shown and in_voila() and not self._worker.is_worker_thread():
-            self._first_shown = True
+        if first and in_voila() and not self._worker.is_worker_thread():
             self._worker.wait(timeout=None)
 
     def _compute_timed(self, state: Any) -> tuple[Any, float]:
