@@ -178,13 +178,15 @@ def plot_explanation_attack(
         else:
             ax.barh(np.arange(len(values)), values, color=ACCENT)
         ax.set_title(title, fontsize=10)
+    names_of_rows = [
+        str(n) for n in (feature_names if feature_names is not None else range(len(x)))
+    ]
     for ax in (*axes[0, :3], *axes[1, :3]):
         if image:
             ax.set_xticks([])
             ax.set_yticks([])
         else:
-            labels = feature_names if feature_names is not None else range(len(x))
-            ax.set_yticks(np.arange(len(x)), [str(name) for name in labels], fontsize=7)
+            ax.set_yticks(np.arange(len(x)), names_of_rows, fontsize=7)
             ax.invert_yaxis()
             if ax is not axes[0, 0] and ax is not axes[1, 0]:
                 ax.tick_params(labelleft=False)  # the first column names the features
