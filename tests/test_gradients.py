@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -218,6 +220,13 @@ def test_guided_backprop_needs_relu_modules():
         xw.explainers.GuidedBackprop(xw.wrap(FunctionalRelu(), input_shape=(3,)))
 
 
+def test_guided_backprop_on_a_model_that_cannot_be_copied():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU())
+    net.lock = threading.Lock()  # deepcopy cannot copy a lock
+    with pytest.raises(TypeError, match=r"GuidedBackprop .* cannot be copied"):
+        xw.explainers.GuidedBackprop(xw.wrap(net, input_shape=(3,)))
+
+
 ALL_GRADIENT_METHODS = ["gradient", "gradient_x_input", "smoothgrad", "ig", "guided_backprop"]
 
 
@@ -243,17 +252,69 @@ def test_caller_model_and_modes_are_unchanged(name, credit):
     np.testing.assert_array_equal(X, X_before)
 
 
-def test_hooks_are_removed_after_guided_backprop(digits, digits_cnn):
-    xw.explainers.GuidedBackprop(digits_cnn).explain(digits.X_test[0])
-    for module in digits_cnn.torch_module.modules():
-        assert not module._backward_hooks
+def test_guided_backprop_never_hooks_the_callers_network(digits, digits_cnn):
+    net = digits_cnn.torch_module
+    hooks_seen = []
+
+    def record_hooks(module, inputs):
+        # Runs inside every forward pass, also in the explainer's copy of the tree.
+        hooks_seen.append(sum(len(m._backward_hooks) for m in net.modules()))
+
+    handle = net[0].register_forward_pre_hook(record_hooks)
+    try:
+        xw.explainers.GuidedBackprop(digits_cnn).explain(digits.X_test[:2])
+    finally:
+        handle.remove()
+    assert hooks_seen and set(hooks_seen) == {0}
     plain = xw.explainers.Gradient(digits_cnn).explain(digits.X_test[0]).values
-    saliency = Saliency(digits_cnn.torch_module).attribute(
+    saliency = Saliency(net).attribute(
         torch.tensor(digits.X_test[:1], dtype=torch.float32),
         target=int(digits_cnn.predict(digits.X_test[0])[0]),
         abs=False,
     )
     np.testing.assert_allclose(plain, saliency[0].numpy(), atol=ATOL)
+
+
+def test_guided_backprop_follows_the_callers_weights(credit):
+    net = xw.zoo.train_mlp(credit, progress=False)
+    model = xw.wrap(net, credit)
+    guided = xw.explainers.GuidedBackprop(model)
+    x = credit.X_test[:4]
+    before = guided.explain(x).values
+    with torch.no_grad():
+        net[-1].weight.mul_(-1.0)  # in place, as an optimiser step would
+    after = guided.explain(x).values
+    fresh = xw.explainers.GuidedBackprop(model).explain(x).values
+    np.testing.assert_array_equal(after, fresh)
+    assert not np.allclose(after, before)
+
+
+def test_a_gradient_in_another_thread_is_not_guided(credit, credit_model):
+    # Two widgets on one network compute in their own threads. Guided backprop once
+    # hooked the shared ReLUs for the length of a call, and 98 % of integrated-
+    # gradients results computed meanwhile came out guided (and shap's forward passes
+    # sometimes failed with "dictionary changed size during iteration").
+    X = credit.X_test[:20]
+    ig = xw.explainers.IntegratedGradients(credit_model, steps=16)
+    expected = ig.explain(X).values
+    guided = xw.explainers.GuidedBackprop(credit_model)
+    stop = threading.Event()
+    mismatches = []
+
+    def explain_with_ig():
+        while not stop.is_set():
+            mismatches.append(not np.array_equal(ig.explain(X).values, expected))
+
+    worker = threading.Thread(target=explain_with_ig)
+    worker.start()
+    try:
+        for _ in range(300):
+            guided.explain(X)
+    finally:
+        stop.set()
+        worker.join()
+    assert len(mismatches) > 10
+    assert not any(mismatches)
 
 
 def test_registry_lists_and_finds_gradient_methods():

@@ -8,15 +8,16 @@ small models of a course the per-call overhead, not the arithmetic, dominates.
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
+import itertools
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..core.explainer import Explainer, register
+from ..core.model import Model
 from ..core.seeding import torch_generator
 from ..core.validation import as_numpy, check_finite, check_int, check_option, check_real
 
@@ -67,9 +68,10 @@ class _GradientMethod(Explainer):
         rows, owners = self._extra_rows(batch, x)
         inputs = torch.cat([x, rows])
         if inputs.numel() <= _MAX_ELEMENTS_PER_PASS:
-            with self.model.inference(), torch.enable_grad(), self._backward_rules():
+            differentiated = self._differentiated
+            with differentiated.inference(), torch.enable_grad():
                 inputs.requires_grad_(True)
-                scores = self.model.torch_outputs(inputs, self.output)
+                scores = differentiated.torch_outputs(inputs, self.output)
                 outputs = scores[:n].detach().double().numpy()
                 targets = np.argmax(outputs, axis=1) if requested is None else requested
                 row_targets = torch.as_tensor(np.concatenate([targets, targets[owners]]))
@@ -95,20 +97,24 @@ class _GradientMethod(Explainer):
         per_row = max(1, inputs[0].numel())
         rows_per_pass = max(1, _MAX_ELEMENTS_PER_PASS // per_row)
         gradients, selected_outputs = [], []
-        with self.model.inference(), torch.enable_grad(), self._backward_rules():
+        differentiated = self._differentiated
+        with differentiated.inference(), torch.enable_grad():
             for start in range(0, len(inputs), rows_per_pass):
                 chunk = inputs[start : start + rows_per_pass].detach().requires_grad_(True)
-                outputs = self.model.torch_outputs(chunk, self.output)
+                outputs = differentiated.torch_outputs(chunk, self.output)
                 selected = outputs.gather(1, targets[start : start + rows_per_pass, None])
                 (gradient,) = torch.autograd.grad(selected.sum(), chunk)
                 gradients.append(gradient)
                 selected_outputs.append(selected.detach()[:, 0])
         return torch.cat(gradients), torch.cat(selected_outputs)
 
-    @contextmanager
-    def _backward_rules(self) -> Iterator[None]:
-        """Override to change how gradients flow backward (guided backprop)."""
-        yield
+    @property
+    def _differentiated(self) -> Model:
+        """The model whose gradients are taken.
+
+        The wrapped one, unless a method changes how gradients flow backward.
+        """
+        return self.model
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.tensor(array, dtype=self.model.torch_dtype)
@@ -475,8 +481,14 @@ class GuidedBackprop(_GradientMethod):
     Springenberg et al. 2015: on the way back through each ReLU, pass only positive
     gradients (zero where the forward input or the incoming gradient is negative).
     Implemented, as in Captum, by a backward hook on each ``nn.ReLU`` module that
-    clamps the gradient at zero; the hooks are removed afterwards. ReLUs applied as
-    functions (``torch.relu``) cannot be hooked, so such models raise an error.
+    clamps the gradient at zero. ReLUs applied as functions (``torch.relu``) cannot be
+    hooked, so such models raise an error.
+
+    Unlike Captum, the hooks never touch the caller's network: they sit on a copy of
+    its module tree that shares every parameter and buffer with it (so it follows the
+    caller's training), made once per explainer. Hooks registered for the length of a
+    call would change the gradients of any other thread using the same network
+    meanwhile, such as another widget explaining it with integrated gradients.
 
     Parameters
     ----------
@@ -499,27 +511,40 @@ class GuidedBackprop(_GradientMethod):
 
     def __init__(self, model: Any, *, output: str = "auto") -> None:
         super().__init__(model, output=output)
-        self._relus = [
-            m for m in self.model.torch_module.modules() if isinstance(m, torch.nn.ReLU)
-        ]
-        if not self._relus:
-            raise ValueError(
-                "GuidedBackprop needs torch.nn.ReLU modules in the model to change the "
-                "backward rule; this model has none (ReLU applied as a function cannot be "
-                "hooked). Use Gradient instead, or build the model with nn.ReLU()."
-            )
+        self._guided = self.model.with_module(_guided_copy(self.model.torch_module))
 
-    @contextmanager
-    def _backward_rules(self) -> Iterator[None]:
-        handles = [relu.register_full_backward_hook(_positive_gradient) for relu in self._relus]
-        try:
-            yield
-        finally:
-            for handle in handles:
-                handle.remove()
+    @property
+    def _differentiated(self) -> Model:
+        return self._guided
 
     def _combine(self, batch, targets, gradients, selected):
         return self._numpy(gradients[: len(batch)]), {}
+
+
+def _guided_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``module``'s tree whose ReLUs pass only positive gradients back.
+
+    The copy shares every parameter and buffer with ``module``; only the module
+    objects (and their hook tables) are new.
+    """
+    shared = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
+    try:
+        guided = copy.deepcopy(module, memo=shared)
+    except Exception as error:
+        raise TypeError(
+            "GuidedBackprop puts its backward rule on a copy of the model's module tree "
+            f"(sharing the parameters), and this model cannot be copied: {error}"
+        ) from error
+    relus = [m for m in guided.modules() if isinstance(m, torch.nn.ReLU)]
+    if not relus:
+        raise ValueError(
+            "GuidedBackprop needs torch.nn.ReLU modules in the model to change the "
+            "backward rule; this model has none (ReLU applied as a function cannot be "
+            "hooked). Use Gradient instead, or build the model with nn.ReLU()."
+        )
+    for relu in relus:
+        relu.register_full_backward_hook(_positive_gradient)
+    return guided
 
 
 def _positive_gradient(module, grad_input, grad_output):
