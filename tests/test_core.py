@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import numpy as np
@@ -129,6 +130,25 @@ def test_inference_restores_modes_even_across_threads():
         seen.append(net[1].training)
     assert seen == [False, False]
     assert [mod.training for mod in net.modules()] == [True, False, True]
+
+
+def test_models_wrapping_one_network_share_its_eval_mode():
+    # Two widgets given one network in training mode wrap it separately; when the
+    # first finishes, the second must still see eval mode (dropout off).
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5)).train()
+    first, second = xw.wrap(net, input_shape=(4,)), xw.wrap(net, input_shape=(4,))
+    outer, inner = first.inference(), second.inference()
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)  # the first caller leaves before the second
+    assert not net.training and not net[1].training
+    inner.__exit__(None, None, None)
+    assert net.training and net[1].training
+    copied = pickle.loads(pickle.dumps(first))
+    with copied.inference():
+        assert not copied.torch_module.training
+        assert net.training  # the copy's module has a guard of its own
+    assert copied.torch_module.training
 
 
 def test_predictions_are_deterministic_in_eval_mode_even_for_a_training_model():

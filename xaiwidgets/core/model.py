@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -37,7 +38,19 @@ class _EvalModeGuard:
     notebook predicts in the main thread. The first caller in records every
     submodule's ``training`` flag and switches to eval; the last caller out restores
     the flags exactly as recorded (a module may mix train and eval submodules).
+
+    There is one guard per module (:meth:`of`), shared by every :class:`Model` that
+    wraps it: two widgets given the same network wrap it separately, and with a guard
+    each, the first to finish would switch a training-mode network back to training
+    (dropout on) while the other is still computing.
     """
+
+    # Guards by id of their module; a guard holds its module, so the id stays unique
+    # for as long as the entry lives.
+    _by_module: ClassVar[weakref.WeakValueDictionary[int, _EvalModeGuard]] = (
+        weakref.WeakValueDictionary()
+    )
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, module: torch.nn.Module) -> None:
         self._module = module
@@ -45,12 +58,19 @@ class _EvalModeGuard:
         self._depth = 0
         self._saved: list[torch.nn.Module] = []
 
-    def __getstate__(self) -> dict:
-        # Pickled (for a worker process) only between uses: the lock is recreated.
-        return {"_module": self._module}
+    @classmethod
+    def of(cls, module: torch.nn.Module) -> _EvalModeGuard:
+        """The guard of ``module``, created on first use."""
+        with cls._registry_lock:
+            guard = cls._by_module.get(id(module))
+            if guard is None:
+                guard = cls._by_module[id(module)] = cls(module)
+            return guard
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["_module"])
+    def __reduce__(self) -> tuple:
+        # Pickled (for a worker process) only between uses: the copy joins the
+        # guard of the module it arrives with.
+        return (_EvalModeGuard.of, (self._module,))
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
@@ -132,7 +152,7 @@ class Model:
                 f"got {len(class_names)} names."
             )
         self.class_names = list(class_names)
-        self._eval_mode = _EvalModeGuard(predictor) if source == "torch" else None
+        self._eval_mode = _EvalModeGuard.of(predictor) if source == "torch" else None
 
     # ------------------------------------------------------------------ capabilities
     @property
