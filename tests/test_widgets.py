@@ -528,6 +528,8 @@ def test_compare_controls_and_bad_input(credit, credit_model, pipeline_model, wi
     widgets.append(g)
     assert g.wait() == {}
     assert "needs gradients" in g._columns["ig"].status.value and "needs gradients" in g.error
+    # The widget's traceback reaches into the method that failed, not only the widget.
+    assert "direct cause" in g.error_box.value and "core/explainer.py" in g.error_box.value
 
 
 def test_compare_on_images(digits, digits_cnn, widgets):

@@ -409,14 +409,14 @@ class CompareWidget(InputWidget):
         if first_explained is not None:
             full = self._update_shared(self._shared, first_explained, result["original"])
             self.view.render(full)
-        errors = []
+        errors: list[tuple[str, Exception]] = []
         for position, method in enumerate(state["methods"]):
             column = columns.get(method)
             if column is None:
                 continue
             outcome = results[method]
             if isinstance(outcome, Exception):
-                errors.append(f"{method_label(method)}: {type(outcome).__name__}: {outcome}")
+                errors.append((method, outcome))
                 column.status.value = (
                     f'<div style="color:#b00020;font-size:0.9em;white-space:normal">'
                     f"{html.escape(type(outcome).__name__)}: {html.escape(str(outcome))}</div>"
@@ -452,7 +452,10 @@ class CompareWidget(InputWidget):
             f"{len(explained)} method(s) explained in {total:.0f} ms · drawn in {drawn:.0f} ms"
         )
         if errors:
-            raise RuntimeError("; ".join(errors))
+            # The first failure is the cause, so its traceback shows under the message.
+            raise RuntimeError(
+                "; ".join(f"{method_label(m)}: {type(e).__name__}: {e}" for m, e in errors)
+            ) from errors[0][1]
 
     def _build_shared(self, figure: Figure) -> dict[str, Any]:
         if self.dataset.kind == "image":
