@@ -563,3 +563,52 @@ def test_under_voila_the_first_result_is_ready_when_the_widget_is_built(
     assert not sanity.busy and sanity.result is not None
     w.set_feature("income", 60.0)  # later changes are not waited for
     assert w.wait().data[0] == 60.0
+
+
+def test_first_computations_run_one_at_a_time_and_later_ones_together():
+    """Cold-start code of other libraries (numba compiling shap's kernels, lazy
+    imports) is not always thread-safe, so no two widgets compute their first result
+    at once; after that, widgets compute concurrently."""
+    from xaiwidgets.widgets._base import _Worker
+
+    lock, running, seen = threading.Lock(), [0], []
+    together = threading.Barrier(2, timeout=10)
+
+    def compute(state):
+        with lock:
+            running[0] += 1
+            seen.append((state, running[0]))
+        try:
+            if state == "later":
+                together.wait()  # broken (an error) unless both run at the same time
+            else:
+                time.sleep(0.2)
+        finally:
+            with lock:
+                running[0] -= 1
+        return state
+
+    delivered = []
+    workers = [
+        _Worker(
+            compute,
+            lambda state, result, error: delivered.append((state, error)),
+            lambda busy: None,
+            debounce_s=0.0,
+            slow_s=10.0,
+            torch_threads=None,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for state in ["first", "later"]:
+            for worker in workers:
+                worker.submit(state)
+            for worker in workers:
+                assert worker.wait(timeout=20)
+    finally:
+        for worker in workers:
+            worker.close()
+    assert max(n for state, n in seen if state == "first") == 1
+    assert max(n for state, n in seen if state == "later") == 2
+    assert [error for _, error in delivered] == [None] * 4

@@ -81,6 +81,7 @@ A widget that shows only the prediction of the input being moved:
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import os
@@ -379,13 +380,27 @@ def in_voila() -> bool:
     return "VOILA_BASE_URL" in os.environ
 
 
+# Third-party code running for the first time in a process is not always safe to run
+# in several threads at once: numba compiles shap's kernels on the first SHAP call
+# (6-20 s), libraries import submodules lazily, and the first deepcopy of an instance
+# writes ``__slotnames__`` into its class. When a notebook runs top to bottom, every
+# widget starts its first computation at the same moment, so all of this overlaps; in
+# CI a SHAP column once failed there with "dictionary changed size during iteration".
+# First computations (and the first drawing, which loads fonts) therefore run one at
+# a time, across all widgets; the updates after them run concurrently.
+_FIRST_COMPUTATIONS = threading.Lock()
+# Marks the worker threads (see _Worker.on_a_worker_thread).
+_WORKER_THREAD = threading.local()
+
+
 class _Worker:
     """One daemon thread that runs the newest request of one widget.
 
     ``submit`` records a request under a new generation number; the thread takes the
     newest pending one, computes it and hands the result to ``deliver`` only if no
     newer request arrived in the meantime. ``wait`` blocks until every request so far
-    has been handled.
+    has been handled. The first computation of every worker holds a lock shared by
+    all workers, so no two widgets compute their first result at the same time.
     """
 
     def __init__(
@@ -430,9 +445,14 @@ class _Worker:
         with self._cond:
             return None if self._pending is None else self._pending[1]
 
-    def is_worker_thread(self) -> bool:
-        """Whether the caller runs on this worker's thread (which must never wait on it)."""
-        return threading.current_thread() is self._thread
+    @staticmethod
+    def on_a_worker_thread() -> bool:
+        """Whether the caller runs on any widget's worker thread.
+
+        Such a caller must never wait on a worker: not on its own, and not on another
+        one's first computation, which waits for the caller's to finish.
+        """
+        return getattr(_WORKER_THREAD, "active", False)
 
     def is_current(self, generation: int) -> bool:
         with self._cond:
@@ -466,20 +486,24 @@ class _Worker:
             return request
 
     def _run(self) -> None:
+        _WORKER_THREAD.active = True
         if self.torch_threads is not None:
             # Per thread with OpenMP: the notebook's own torch threads are unaffected.
             torch.set_num_threads(self.torch_threads)
+        first = True
         while (request := self._take()) is not None:
             generation, state = request
-            start = time.perf_counter()
             result, error = None, None
-            try:
-                result = self._compute(state)
-            except Exception as exc:
-                error = exc
-            self.last_duration = time.perf_counter() - start
-            if self.is_current(generation):
-                self._deliver(state, result, error)
+            with _FIRST_COMPUTATIONS if first else contextlib.nullcontext():
+                start = time.perf_counter()
+                try:
+                    result = self._compute(state)
+                except Exception as exc:
+                    error = exc
+                self.last_duration = time.perf_counter() - start
+                if self.is_current(generation):
+                    self._deliver(state, result, error)
+            first = False
             with self._cond:
                 self._completed = max(self._completed, generation)
                 if self._pending is None:
@@ -580,7 +604,7 @@ class WidgetBase(ipywidgets.VBox):
         first = not self._requested
         self._requested = True
         self._worker.submit(self._state())
-        if first and in_voila() and not self._worker.is_worker_thread():
+        if first and in_voila() and not self._worker.on_a_worker_thread():
             self._worker.wait(timeout=None)
 
     def _compute_timed(self, state: Any) -> tuple[Any, float]:
