@@ -42,6 +42,8 @@ collapse into one pending request (a natural debounce), and after a computation 
 took longer than ``slow_s`` it also waits ``debounce_s`` of quiet before starting.
 Every request gets a generation number; a result whose generation is no longer the
 newest is dropped. ``wait()`` blocks until the newest request has been handled.
+A widget's first computation and drawing wait for any other widget's first one to
+finish: cold-start code in other libraries is not always thread-safe.
 
 Examples
 --------
