@@ -17,6 +17,34 @@ def _split(X: np.ndarray, y: np.ndarray, seed: int, test_size: float = 0.25):
     return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
 
 
+def _grey_images(
+    name: str,
+    images: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    *,
+    class_names: list[str],
+    description: str,
+) -> Dataset:
+    """An image data set from grey images ``(n, height, width)`` in [0, 1], split."""
+    X_train, X_test, y_train, y_test = _split(images[:, None], y, seed)
+    height, width = images.shape[1:]
+    names = [f"pixel[{r},{c}]" for r in range(height) for c in range(width)]
+    features = [Feature(name, "continuous", (i,), (0.0, 1.0)) for i, name in enumerate(names)]
+    return Dataset(
+        name=name,
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        feature_names=names,
+        class_names=class_names,
+        kind="image",
+        features=features,
+        description=description,
+    )
+
+
 def load_digits(seed: int = 0) -> Dataset:
     """Handwritten digits, 8x8 grey images in [0, 1], ten classes.
 
@@ -42,20 +70,12 @@ def load_digits(seed: int = 0) -> Dataset:
     """
     seed = check_int(seed, "seed", low=0)
     raw = sklearn.datasets.load_digits()
-    X = (raw.images / 16.0)[:, None, :, :]
-    X_train, X_test, y_train, y_test = _split(X, raw.target, seed)
-    names = [f"pixel[{r},{c}]" for r in range(8) for c in range(8)]
-    features = [Feature(name, "continuous", (i,), (0.0, 1.0)) for i, name in enumerate(names)]
-    return Dataset(
-        name="digits",
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        feature_names=names,
+    return _grey_images(
+        "digits",
+        raw.images / 16.0,
+        raw.target,
+        seed,
         class_names=[str(d) for d in range(10)],
-        kind="image",
-        features=features,
         description=(
             "UCI optical recognition of handwritten digits as bundled with scikit-learn: "
             "1797 images of 8x8 pixels, grey levels 0-16 scaled to [0, 1]."
@@ -92,21 +112,12 @@ def load_faces(seed: int = 0) -> Dataset:
 
     seed = check_int(seed, "seed", low=0)
     images = skimage.data.lfw_subset().astype(np.float64)
-    y = np.r_[np.ones(100, dtype=int), np.zeros(100, dtype=int)]  # faces first
-    X_train, X_test, y_train, y_test = _split(images[:, None], y, seed)
-    side = images.shape[1]
-    names = [f"pixel[{r},{c}]" for r in range(side) for c in range(side)]
-    features = [Feature(name, "continuous", (i,), (0.0, 1.0)) for i, name in enumerate(names)]
-    return Dataset(
-        name="faces",
-        X_train=X_train,
-        y_train=y_train,
-        X_test=X_test,
-        y_test=y_test,
-        feature_names=names,
+    return _grey_images(
+        "faces",
+        images,
+        np.r_[np.ones(100, dtype=int), np.zeros(100, dtype=int)],  # faces first
+        seed,
         class_names=["other", "face"],
-        kind="image",
-        features=features,
         description=(
             "scikit-image's lfw_subset: 100 faces (Labeled Faces in the Wild) and 100 "
             "non-face patches, 25x25 grey levels in [0, 1]."
