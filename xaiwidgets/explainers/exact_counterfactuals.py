@@ -61,6 +61,7 @@ from .flip_points import (
     _exact_scores,
     _FiniteDifferenceScores,
     closest,
+    pack_flip_point,
     register_solver,
 )
 
@@ -111,13 +112,6 @@ def _check_time(time_limit: Any, mip_gap: Any) -> tuple[float, float]:
     )
 
 
-def _same_partition(scores: Any, x: np.ndarray, y: np.ndarray, i: int, j: int) -> bool:
-    ts = np.linspace(0.0, 1.0, 65)
-    labels = np.argmax(scores(x + ts[:, None] * (y - x)), axis=1)
-    left = np.flatnonzero(labels != i)
-    return bool(left.size == 0 or np.all(labels[left[0] :] == j))
-
-
 def _flip_point(
     model: Model,
     c: FlipConstraints,
@@ -137,53 +131,28 @@ def _flip_point(
     scores = _scores(model, c)
     z0 = scores(x[None])[0]
     meta["tolerance"] = tol * max(1.0, float(z0.max() - z0.min()))
-    shape = model.input_shape
-    common = {
-        "x": x.reshape(shape).copy(),
-        "approximate": False,
-        "method": method,
-        "constraints": c,
-        "feature_names": list(c.feature_names),
-        "class_names": list(model.class_names),
-        "model": model,
-        "relaxed": None if relaxed is None else relaxed.reshape(shape).copy(),
-    }
-    if point is None:
-        meta["time_s"] = time.perf_counter() - start
-        return FlipPoint(
-            point=None,
-            classes=(i, j),
-            distance=float("inf"),
-            distance_raw=float("inf"),
-            residual=float("nan"),
-            feasible=False,
-            reason=reason or "No counterfactual exists in the allowed space.",
-            on_boundary=False,
-            same_partition=None,
-            scores=None,
-            meta=meta,
-            **common,
-        )
-    z = scores(point[None])[0]
-    raw = point - x
-    order = {"l1": 1, "l2": 2, "linf": np.inf}[c.norm]
-    meta["predicted"] = int(np.argmax(z))
-    meta["verified"] = meta["predicted"] == j or bool(abs(z[i] - z[j]) <= meta["tolerance"])
-    meta["time_s"] = time.perf_counter() - start
-    return FlipPoint(
-        point=point.reshape(shape).copy(),
-        classes=(i, j),
-        distance=float(c.distance(x, point)),
-        distance_raw=float(np.linalg.norm(raw, ord=order)),
-        residual=float(abs(z[i] - z[j])),
-        feasible=True,
-        reason="",
-        on_boundary=bool(abs(z[i] - z[j]) <= meta["tolerance"]),
-        same_partition=_same_partition(scores, x, point, i, j),
-        scores=z,
+    flip_point = pack_flip_point(
+        model,
+        c,
+        scores,
+        x,
+        i,
+        point=point,
+        j=j,
+        distance=None if point is None else float(c.distance(x, point)),
+        relaxed=relaxed,
+        tolerance=meta["tolerance"],
+        approximate=False,
+        method=method,
         meta=meta,
-        **common,
+        start=start,
+        reason=reason or "No counterfactual exists in the allowed space.",
     )
+    if flip_point.feasible:
+        z = flip_point.scores
+        meta["predicted"] = int(np.argmax(z))
+        meta["verified"] = meta["predicted"] == j or bool(abs(z[i] - z[j]) <= meta["tolerance"])
+    return flip_point
 
 
 def _status(code: int, gap: float, found: bool) -> str:

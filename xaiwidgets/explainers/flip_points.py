@@ -2049,12 +2049,6 @@ class _Solver:
         return np.array(rows)
 
     # ------------------------------------------------------------------ result
-    def _same_partition(self, q: _Query, y: np.ndarray, j: int) -> bool:
-        ts = np.linspace(0.0, 1.0, 65)
-        labels = np.argmax(self.scores(q.x + ts[:, None] * (y - q.x)), axis=1)
-        left = np.flatnonzero(labels != q.i)
-        return bool(left.size == 0 or np.all(labels[left[0] :] == j))
-
     def _result(
         self,
         q: _Query,
@@ -2064,60 +2058,103 @@ class _Solver:
         start: float,
         reason: str,
     ) -> FlipPoint:
-        shape = self.model.input_shape
-        meta.update(
-            starts=q.starts,
-            nit=q.nit,
-            nfev=q.nfev,
-            relaxed_method=getattr(self, "method_used", self.method),
+        method = getattr(self, "method_used", self.method)
+        meta.update(starts=q.starts, nit=q.nit, nfev=q.nfev, relaxed_method=method)
+        return pack_flip_point(
+            self.model,
+            self.c,
+            self.scores,
+            q.x,
+            q.i,
+            point=None if point is None else point.y,
+            j=(None if relaxed is None else relaxed.j) if point is None else point.j,
+            distance=None if point is None else point.distance,
+            relaxed=None if relaxed is None else relaxed.y,
+            tolerance=q.tol,
+            approximate=not self.scores.exact,
+            method=method,
+            meta=meta,
+            start=start,
+            reason=reason or "No flip point was found.",
         )
-        common = {
-            "x": q.x.reshape(shape).copy(),
-            "approximate": not self.scores.exact,
-            "method": getattr(self, "method_used", self.method),
-            "constraints": self.c,
-            "feature_names": list(self.c.feature_names),
-            "class_names": list(self.model.class_names),
-            "model": self.model,
-            "relaxed": None if relaxed is None else relaxed.y.reshape(shape).copy(),
-        }
-        if point is None:
-            meta["time_s"] = time.perf_counter() - start
-            return FlipPoint(
-                point=None,
-                classes=(q.i, None if relaxed is None else relaxed.j),
-                distance=float("inf"),
-                distance_raw=float("inf"),
-                residual=float("nan"),
-                feasible=False,
-                reason=reason or "No flip point was found.",
-                on_boundary=False,
-                same_partition=None,
-                scores=None,
-                meta=meta,
-                **common,
-            )
-        z = self.scores(point.y[None])[0]
-        raw = point.y - q.x
-        distance_raw = float(
-            np.linalg.norm(raw, ord={"l1": 1, "l2": 2, "linf": np.inf}[self.c.norm])
-        )
-        same = self._same_partition(q, point.y, point.j)
+
+
+def _same_partition(scores: Any, x: np.ndarray, y: np.ndarray, i: int, j: int) -> bool:
+    """Whether the segment from ``x`` to ``y`` leaves class ``i`` only for class ``j``."""
+    ts = np.linspace(0.0, 1.0, 65)
+    labels = np.argmax(scores(x + ts[:, None] * (y - x)), axis=1)
+    left = np.flatnonzero(labels != i)
+    return bool(left.size == 0 or np.all(labels[left[0] :] == j))
+
+
+def pack_flip_point(
+    model: Model,
+    constraints: FlipConstraints,
+    scores: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    i: int,
+    *,
+    point: np.ndarray | None,
+    j: int | None,
+    distance: float | None,
+    relaxed: np.ndarray | None,
+    tolerance: float,
+    approximate: bool,
+    method: str,
+    meta: dict[str, Any],
+    start: float,
+    reason: str,
+) -> FlipPoint:
+    """A solver's answer as a :class:`FlipPoint`: the local solver's and the exact ones'.
+
+    ``point`` is the flattened flip point (``None`` when there is none, then ``reason``
+    says why), ``j`` the class it flips to, ``distance`` its scaled distance from ``x``
+    and ``tolerance`` the score gap below which it counts as on the boundary. Sets
+    ``meta["time_s"]`` from ``start``.
+    """
+    shape = model.input_shape
+    common = {
+        "x": x.reshape(shape).copy(),
+        "classes": (i, j),
+        "approximate": approximate,
+        "method": method,
+        "constraints": constraints,
+        "feature_names": list(constraints.feature_names),
+        "class_names": list(model.class_names),
+        "model": model,
+        "relaxed": None if relaxed is None else relaxed.reshape(shape).copy(),
+        "meta": meta,
+    }
+    if point is None:
         meta["time_s"] = time.perf_counter() - start
         return FlipPoint(
-            point=point.y.reshape(shape).copy(),
-            classes=(q.i, point.j),
-            distance=point.distance,
-            distance_raw=distance_raw,
-            residual=float(abs(z[q.i] - z[point.j])),
-            feasible=True,
-            reason="",
-            on_boundary=bool(abs(z[q.i] - z[point.j]) <= q.tol),
-            same_partition=same,
-            scores=z,
-            meta=meta,
+            point=None,
+            distance=float("inf"),
+            distance_raw=float("inf"),
+            residual=float("nan"),
+            feasible=False,
+            reason=reason,
+            on_boundary=False,
+            same_partition=None,
+            scores=None,
             **common,
         )
+    z = scores(point[None])[0]
+    order = {"l1": 1, "l2": 2, "linf": np.inf}[constraints.norm]
+    same = _same_partition(scores, x, point, i, j)
+    meta["time_s"] = time.perf_counter() - start
+    return FlipPoint(
+        point=point.reshape(shape).copy(),
+        distance=distance,
+        distance_raw=float(np.linalg.norm(point - x, ord=order)),
+        residual=float(abs(z[i] - z[j])),
+        feasible=True,
+        reason="",
+        on_boundary=bool(abs(z[i] - z[j]) <= tolerance),
+        same_partition=same,
+        scores=z,
+        **common,
+    )
 
 
 # ====================================================================== public entry
