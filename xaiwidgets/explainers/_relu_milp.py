@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, milp
 
-from ._trees import _Rows, solve_milp
+from ._trees import MilpOutcome, _Rows, solve_milp
 
 __all__ = ["ReluMilp", "dense_stages"]
 
@@ -62,17 +62,11 @@ def dense_stages(layers: list) -> list[tuple[np.ndarray, np.ndarray]]:
     return stages
 
 
-@dataclass
-class ReluSolution:
-    """A solved ReLU MILP: the input found, objective, proven bound, status."""
+@dataclass(frozen=True)
+class ReluSolution(MilpOutcome):
+    """A solved ReLU MILP: the input found, and how the solve ended."""
 
     y: np.ndarray | None
-    objective: float
-    lower_bound: float
-    gap: float
-    status: int
-    message: str
-    n_binaries: int
 
 
 class ReluMilp:
@@ -288,14 +282,14 @@ class ReluMilp:
             cost, rows, kinds, low, high, time_limit=time_limit, mip_gap=mip_gap
         )
         if found is None:
-            return ReluSolution(None, *outcome.shifted(0.0))
+            return ReluSolution(y=None, **vars(outcome))
         y = np.clip(found[: len(self.x)], self.lower, self.upper)
         if discrete:
             integral = self.integer.copy()
             for group in self.groups:
                 integral[list(group)] = True
             y[integral] = np.round(y[integral])
-        return ReluSolution(y, *outcome.shifted(0.0))
+        return ReluSolution(y=y, **vars(outcome))
 
     @property
     def n_unstable(self) -> int:

@@ -30,6 +30,7 @@ change.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -322,19 +323,16 @@ class MilpOutcome:
     message: str
     n_binaries: int
 
-    def shifted(self, constant: float) -> tuple[float, float, float, int, str, int]:
-        """The fields in order, objective and bound moved by a constant.
+    def shifted(self, constant: float) -> dict[str, Any]:
+        """The fields by name, objective and bound moved by a constant.
 
         The constant is the part of the objective left out of the objective vector.
         """
-        return (
-            self.objective + constant,
-            self.lower_bound + constant,
-            self.gap,
-            self.status,
-            self.message,
-            self.n_binaries,
-        )
+        return {
+            **vars(self),
+            "objective": self.objective + constant,
+            "lower_bound": self.lower_bound + constant,
+        }
 
 
 def solve_milp(
@@ -373,17 +371,11 @@ def solve_milp(
     return result.x, MilpOutcome(objective_value, lower, gap_value, status, message, n_binaries)
 
 
-@dataclass
-class MilpSolution:
-    """What a MILP solve returned: the chosen leaf of each tree, status and bounds."""
+@dataclass(frozen=True)
+class MilpSolution(MilpOutcome):
+    """What a MILP solve returned: the chosen leaf of each tree, and how it ended."""
 
     leaves: list[int] | None  # position of the chosen leaf in each tree
-    objective: float
-    lower_bound: float
-    gap: float
-    status: int
-    message: str
-    n_binaries: int
 
 
 class EnsembleMilp:
@@ -575,9 +567,9 @@ class EnsembleMilp:
             objective, rows, kinds, low, high, time_limit=time_limit, mip_gap=mip_gap
         )
         if x is None:
-            return MilpSolution(None, *outcome.shifted(constant))
+            return MilpSolution(leaves=None, **outcome.shifted(constant))
         chosen = [int(np.argmax(x[leaves])) for leaves in lam]
-        return MilpSolution(chosen, *outcome.shifted(constant))
+        return MilpSolution(leaves=chosen, **outcome.shifted(constant))
 
     def box(self, chosen: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The intersection of the chosen leaves' boxes."""

@@ -32,6 +32,7 @@ of the distance, which the margin approaches). One-hot groups stay one-hot for t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 from collections.abc import Sequence
@@ -521,11 +522,20 @@ def _deepening(
             continue
         if solution.status != 2:
             bound = solution.lower_bound
-            solution.lower_bound = (
-                max(bound, proven_beyond) if np.isfinite(bound) else proven_beyond
+            solution = dataclasses.replace(
+                solution,
+                lower_bound=max(bound, proven_beyond) if np.isfinite(bound) else proven_beyond,
             )
         return solution
-    return MilpSolution(None, np.inf, proven_beyond, np.nan, 1, "time limit", 0)
+    return MilpSolution(
+        leaves=None,
+        objective=np.inf,
+        lower_bound=proven_beyond,
+        gap=np.nan,
+        status=1,
+        message="time limit",
+        n_binaries=0,
+    )
 
 
 _TRAINING_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
