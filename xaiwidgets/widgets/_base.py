@@ -256,7 +256,7 @@ def error_html(error: BaseException) -> str:
         'padding:6px 10px;margin:4px 0;white-space:pre-wrap">'
         f"<b>{html.escape(type(error).__name__)}</b>: {html.escape(str(error))}"
         '<details><summary style="cursor:pointer;color:#666">traceback</summary>'
-        f'<pre style="font-size:0.8em">{details}</pre></details></div>'
+        f'<pre style="font-size:0.8em;white-space:pre-wrap">{details}</pre></details></div>'
     )
 
 
