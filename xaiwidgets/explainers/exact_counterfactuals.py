@@ -124,13 +124,16 @@ def _flip_point(
     *,
     method: str,
     tol: float,
+    scores: Any,
+    z0: np.ndarray,
     meta: dict[str, Any],
     start: float,
     reason: str = "",
 ) -> FlipPoint:
-    """Pack an exact solver's answer as a FlipPoint (same fields as the SLSQP path)."""
-    scores = _scores(model, c)
-    z0 = scores(x[None])[0]
+    """Pack an exact solver's answer as a FlipPoint (same fields as the SLSQP path).
+
+    ``scores`` is the solver's score function and ``z0`` its scores at ``x``.
+    """
     meta["tolerance"] = tol * max(1.0, float(z0.max() - z0.min()))
     flip_point = pack_flip_point(
         model,
@@ -223,7 +226,8 @@ def leaf_enumeration(
     margin = check_real(margin, "margin", low=0.0)
     tree = TreeEnsemble.from_estimator(model.predictor, constraints.n_features, x).trees[0]
     scores = _scores(model, constraints)
-    i, allowed = _classes(model, scores(x[None])[0], classes)
+    z0 = scores(x[None])[0]
+    i, allowed = _classes(model, z0, classes)
     leaf_class = np.argmax(tree.values, axis=1)
     wanted = np.isin(leaf_class, allowed)
     domain = _domain(x, constraints, constraints.discrete)
@@ -246,6 +250,8 @@ def leaf_enumeration(
             None,
             method="leaves",
             tol=tol,
+            scores=scores,
+            z0=z0,
             meta=meta,
             start=start,
             reason=_unreachable(model, constraints, allowed, int(wanted.sum())),
@@ -264,6 +270,8 @@ def leaf_enumeration(
         relaxed[0],
         method="leaves",
         tol=tol,
+        scores=scores,
+        z0=z0,
         meta=meta,
         start=start,
     )
@@ -432,7 +440,8 @@ def _hidden_units(evaluator: _DenseReluScores) -> int:
 def _ensemble(model, x, c, classes, tol, time_limit, mip_gap, margin, start) -> FlipPoint:
     ensemble = TreeEnsemble.from_estimator(model.predictor, c.n_features, x)
     scores = _scores(model, c)
-    i, allowed = _classes(model, scores(x[None])[0], classes)
+    z0 = scores(x[None])[0]
+    i, allowed = _classes(model, z0, classes)
     domain = _domain(x, c, c.discrete)
     problem = EnsembleMilp(ensemble, domain, margin)
     radius = _training_radius(model, x, c, allowed)
@@ -486,13 +495,27 @@ def _ensemble(model, x, c, classes, tol, time_limit, mip_gap, margin, start) -> 
             None,
             method="milp",
             tol=tol,
+            scores=scores,
+            z0=z0,
             meta=meta,
             start=start,
             reason=reason,
         )
     _, j, point, relaxed = best
     return _flip_point(
-        model, c, x, i, j, point, relaxed, method="milp", tol=tol, meta=meta, start=start
+        model,
+        c,
+        x,
+        i,
+        j,
+        point,
+        relaxed,
+        method="milp",
+        tol=tol,
+        scores=scores,
+        z0=z0,
+        meta=meta,
+        start=start,
     )
 
 
@@ -604,7 +627,8 @@ def _relu(
         stages[-1] = (np.vstack([-W / 2, W / 2]), np.concatenate([-b / 2, b / 2]))
     lower, upper = _relu_box(x, c)
     scores = _scores(model, c)
-    i, allowed = _classes(model, scores(x[None])[0], classes)
+    z0 = scores(x[None])[0]
+    i, allowed = _classes(model, z0, classes)
     discrete_free = c.discrete and bool(
         np.any((c.integer | _grouped(c)) & ~c.fixed & (upper > lower))
     )
@@ -694,6 +718,8 @@ def _relu(
             None if relaxed is None else relaxed.y,
             method="milp",
             tol=tol,
+            scores=scores,
+            z0=z0,
             meta=meta,
             start=start,
             reason=reason,
@@ -708,6 +734,8 @@ def _relu(
         None if relaxed is None else relaxed.y,
         method="milp",
         tol=tol,
+        scores=scores,
+        z0=z0,
         meta=meta,
         start=start,
     )
