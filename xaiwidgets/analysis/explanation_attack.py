@@ -407,9 +407,10 @@ def manipulate_explanation(
     record_every = check_int(record_every, "record_every", low=1)
     batch, single = model.check_input(x)
     n = len(batch)
-    smooth = softplus_copy(model, beta)
+    beta = check_real(beta, "beta", low=0.0, low_inclusive=False)
     judged = model if explain_beta is None else softplus_copy(model, explain_beta)
-    optimised = smooth if explain_beta is None else judged  # a smooth judge needs no copy
+    # A smooth judge is optimised itself; a ReLU judge through a softplus copy.
+    optimised = softplus_copy(model, beta) if explain_beta is None else judged
     target = _target(target_map, model, n)
     dtype = model.torch_dtype
     X0 = torch.as_tensor(batch, dtype=dtype)
@@ -422,7 +423,6 @@ def manipulate_explanation(
     classes_np = model.predict(batch)
     classes = torch.as_tensor(classes_np, dtype=torch.long)
     h_target = torch.as_tensor(target, dtype=dtype)
-    p_before = model.predict_proba(batch)
 
     def judge(X: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Unit-mass maps of the judged model and the original's probabilities."""
@@ -430,9 +430,10 @@ def manipulate_explanation(
             h = _unit_mass(_raw_map(judged, X.detach().clone(), classes, method, False, ig_steps))
         return h.detach().double().numpy(), model.predict_proba(X.detach().double().numpy())
 
-    h0, _ = judge(X0)
+    h0, p_before = judge(X0)
     target_np = target.astype(np.float64)
     d_before = np.linalg.norm(h0 - target_np, axis=1)
+    similarity_before = _pearson(h0, target_np)
     best_x, best_d = batch.copy(), d_before.copy()
     with optimised.inference():
         g0 = _probabilities(optimised, X0).detach()
@@ -485,7 +486,7 @@ def manipulate_explanation(
                             "best_distance": float(np.median(best_d)),
                             "similarity": float(np.median(similarity)),
                             "distance_before": float(np.median(d_before)),
-                            "similarity_before": float(np.median(_pearson(h0, target_np))),
+                            "similarity_before": float(np.median(similarity_before)),
                         },
                     )
                 if should_stop is not None and should_stop():
@@ -507,7 +508,7 @@ def manipulate_explanation(
         probabilities_after=pick(p_after),
         distance_before=pick(d_before),
         distance_after=pick(d_after),
-        similarity_before=pick(_pearson(h0, target_np)),
+        similarity_before=pick(similarity_before),
         similarity_after=pick(_pearson(h_after, target_np)),
         history=pd.DataFrame(records),
         params={
