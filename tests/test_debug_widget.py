@@ -19,7 +19,7 @@ import torch
 
 import xaiwidgets as xw
 from xaiwidgets.widgets import _debug
-from xaiwidgets.widgets._sanity import _Superseded
+from xaiwidgets.widgets._base import _Superseded
 
 PNG = b"\x89PNG"
 METHODS = ["gradient", "ig"]

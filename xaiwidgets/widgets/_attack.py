@@ -30,14 +30,10 @@ from ..core.model import Model, wrap
 from ..core.validation import check_int, check_option, check_real
 from ..plotting import SimilarityCurve, plot_explanation_attack
 from ._base import FigureView, WidgetBase, _check_dataset
+from ._explainer import method_label
 
 __all__ = ["AttackWidget"]
 
-_LABELS = {
-    "gradient": "Gradient",
-    "gradient_x_input": "Gradient × Input",
-    "ig": "Integrated Gradients",
-}
 #: Seconds between redraws of the progress curve.
 _REDRAW_S = 0.1
 
@@ -129,7 +125,6 @@ class AttackWidget(WidgetBase):
             )
         self.gamma = check_real(gamma, "gamma", low=0.0)
         self._stop = threading.Event()
-        self._run_id = 0
         self._last_draw = 0.0
         self._predicted = self.model.predict(self.dataset.X_test)
         last = len(self.dataset.X_test) - 1
@@ -150,7 +145,7 @@ class AttackWidget(WidgetBase):
         )
         self.rows_label = ipywidgets.HTML()
         self.method_picker = ipywidgets.Dropdown(
-            options=[(_LABELS[m], m) for m in METHODS],
+            options=[(method_label(m), m) for m in METHODS],
             description="explanation",
             layout=ipywidgets.Layout(width="290px"),
             **common,
@@ -271,14 +266,12 @@ class AttackWidget(WidgetBase):
         self._stop.set()
 
     def _request(self) -> None:
-        self._run_id += 1
         self._stop.clear()
         super()._request()
 
     # ------------------------------------------------------------------ computation
     def _state(self) -> dict[str, Any]:
         return {
-            "run": self._run_id,
             "x": np.array(self.dataset.X_test[self.index]),
             "target_x": np.array(self.dataset.X_test[self.target_index]),
             "method": self.method,
@@ -310,7 +303,7 @@ class AttackWidget(WidgetBase):
             gamma=self.gamma,
             steps=state["steps"],
             progress=progress,
-            should_stop=lambda: self._stop.is_set() or self._run_id != state["run"],
+            should_stop=lambda: self._stop.is_set() or self._superseded(state),
         )
 
     def _begin(self, steps: int) -> None:

@@ -513,6 +513,10 @@ class _Worker:
                 self._cond.notify_all()
 
 
+class _Superseded(Exception):
+    """A newer request needs a different computation: abandon this one."""
+
+
 class WidgetBase(ipywidgets.VBox):
     """Base of the xaiwidgets widgets: background computation, status and errors.
 
@@ -562,7 +566,6 @@ class WidgetBase(ipywidgets.VBox):
         self.error_box = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))
         self.error_box.add_class("xw-error")
         self._status_text = ""
-        self._requested = False  # the first request waits under Voila
         self.timings: dict[str, float] = {}
         self._worker = _Worker(
             self._compute_timed,
@@ -603,11 +606,33 @@ class WidgetBase(ipywidgets.VBox):
 
         Under Voila the first request is waited for (see :func:`in_voila`).
         """
-        first = not self._requested
-        self._requested = True
-        self._worker.submit(self._state())
+        first = self._worker.submit(self._state()) == 1
         if first and in_voila() and not self._worker.on_a_worker_thread():
             self._worker.wait(timeout=None)
+
+    def _superseded(self, state: Any, key: Callable[[Any], Any] | None = None) -> bool:
+        """Whether work on ``state`` is stale: a newer request waits behind it.
+
+        With ``key``, only a waiting request with another ``key`` makes it stale.
+        """
+        pending = self._worker.pending()
+        return pending is not None and (key is None or key(pending) != key(state))
+
+    def _abandoning(
+        self, state: Any, key: Callable[[Any], Any], report: Callable[[int, int], None]
+    ) -> Callable[[int, int], None]:
+        """A progress callback for long work on ``state`` that stops when it goes stale.
+
+        It calls ``report(done, total)``, or raises :class:`_Superseded` once a request
+        with another ``key`` waits (the worker drops the stale outcome).
+        """
+
+        def progress(done: int, total: int) -> None:
+            if self._superseded(state, key):
+                raise _Superseded
+            report(done, total)
+
+        return progress
 
     def _compute_timed(self, state: Any) -> tuple[Any, float]:
         start = time.perf_counter()

@@ -11,6 +11,7 @@ The widget owns controls and layout; every model, map and number comes from
 from __future__ import annotations
 
 import html
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -41,7 +42,7 @@ from ..zoo import accuracy, train_cnn, train_logreg, train_mlp
 from ._base import COLOUR_MODES, FigureView, WidgetBase, _check_dataset, colour_mode_picker
 from ._explainer import method_label
 from ._flip import _badge, _fmt
-from ._sanity import _remember, _Superseded, show_progress
+from ._sanity import _remember, show_progress
 
 __all__ = ["ARCHITECTURES", "BUGS", "DebugWidget"]
 
@@ -824,15 +825,12 @@ class DebugWidget(WidgetBase):
         }
 
     def _reporter(self, state: dict[str, Any], what: str, key: str) -> Callable[[int, int], None]:
-        """A progress callback that abandons work a newer request with another ``key`` needs."""
-
-        def report(done: int, total: int) -> None:
-            pending = self._worker.pending()
-            if pending is not None and pending[key] != state[key]:
-                raise _Superseded
-            show_progress(self.progress, done, total, what)
-
-        return report
+        """Progress of ``what``, abandoned when a request with another ``state[key]`` waits."""
+        return self._abandoning(
+            state,
+            operator.itemgetter(key),
+            lambda done, total: show_progress(self.progress, done, total, what),
+        )
 
     def _compute(self, state: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()

@@ -30,7 +30,14 @@ from ..core.validation import check_int, check_option
 from ..plotting import MapStrip
 from ..plotting._live import ACCENT
 from ..zoo import train_mlp
-from ._base import COLOUR_MODES, FigureView, WidgetBase, _check_dataset, colour_mode_picker
+from ._base import (
+    COLOUR_MODES,
+    FigureView,
+    WidgetBase,
+    _check_dataset,
+    _Superseded,
+    colour_mode_picker,
+)
 from ._explainer import method_label
 
 __all__ = ["MEMORIZER", "SanityCheckWidget", "format_rows", "parse_rows", "show_progress"]
@@ -49,10 +56,6 @@ _CURVES_KEPT = 4
 #: Size of a map cell in the strip, in inches.
 _CELL_IN = 0.74
 _PANEL_WIDTH = "235px"
-
-
-class _Superseded(Exception):
-    """A newer request needs a different computation: abandon this one."""
 
 
 def parse_rows(text: str, n_rows: int) -> list[int]:
@@ -618,18 +621,10 @@ class SanityCheckWidget(WidgetBase):
     def _reporter(
         self, state: dict[str, Any], what: str, key: Callable[[dict[str, Any]], Any]
     ) -> Callable[[int, int], None]:
-        """A progress callback that also abandons work a newer request makes stale.
-
-        The work is stale when the request waiting behind it has another ``key``.
-        """
-
-        def report(done: int, total: int) -> None:
-            pending = self._worker.pending()
-            if pending is not None and key(pending) != key(state):
-                raise _Superseded
-            self._set_progress(done, total, what)
-
-        return report
+        """Progress of ``what``, abandoned when a request with another ``key`` waits."""
+        return self._abandoning(
+            state, key, lambda done, total: self._set_progress(done, total, what)
+        )
 
     def _set_progress(self, done: int, total: int, what: str) -> None:
         show_progress(self.progress, done, total, what)
