@@ -29,6 +29,7 @@ change.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -397,6 +398,16 @@ class EnsembleMilp:
                 "norm='l1' or 'linf' (one decision tree takes any norm with method='leaves')."
             )
         self.ensemble, self.domain, self.margin = ensemble, domain, margin
+        # The distinct thresholds of each feature the trees split on (any class, radius).
+        self._split = {
+            c: np.unique([t for tree in ensemble.trees for f, t, *_ in tree.splits if f == c])
+            for c in {f for tree in ensemble.trees for f, *_ in tree.splits}
+        }
+
+    @functools.cached_property
+    def _leaf_distances(self) -> list[np.ndarray]:
+        """Per tree, the scaled distance from ``x`` to each leaf's box (any class, radius)."""
+        return [project(self.domain, t.lo, t.hi, self.margin)[1] for t in self.ensemble.trees]
 
     def solve(
         self, j: int, time_limit: float, mip_gap: float, radius: float = np.inf
@@ -431,10 +442,7 @@ class EnsembleMilp:
         constant = 0.0
         # Per feature: its cost as (coefficients on variables, constant) for L-infinity.
         feature_costs: list[tuple[dict[int, float], float]] = []
-        split = {
-            c: np.unique([t for tree in e.trees for f, t, *_ in tree.splits if f == c])
-            for c in {f for tree in e.trees for f, *_ in tree.splits}
-        }
+        split = self._split
         mu: dict[tuple[int, float], int] = {}
         grouped = {c: g for g in dom.groups for c in g}
         # ---- one-hot groups that a tree splits on: one binary per column, sum 1
@@ -516,9 +524,9 @@ class EnsembleMilp:
                 feature_costs.append((terms, base))
         # ---- leaves consistent with the thresholds (Parmentier & Vidal, Eqs. 3-4)
         lam = []
-        for tree in e.trees:
+        for k, tree in enumerate(e.trees):
             # A leaf whose box alone lies farther than the radius cannot hold the answer.
-            reach = project(dom, tree.lo, tree.hi, self.margin)[1] if np.isfinite(radius) else None
+            reach = self._leaf_distances[k] if np.isfinite(radius) else None
             lam.append(
                 [
                     new(0.0, 1.0 if reach is None or reach[p] <= radius else 0.0, 1)
