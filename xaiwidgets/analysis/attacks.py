@@ -559,30 +559,33 @@ def what_it_takes(
     if goal == i:
         raise ValueError(f"target={goal} is the input's own class; name another class.")
     history = []
+    # Untargeted: away from class i, found once here rather than by every attack call.
+    away = {"y": i} if goal is None and "y" not in options else {}
 
-    def flips(eps: float) -> np.ndarray | None:
-        adv = attack(model, batch[0], eps, norm=norm, target=target, **options)
+    def flips(eps: float) -> tuple[np.ndarray | None, int]:
+        """The attack at ``eps`` (None unless it succeeds) and the class it reaches."""
+        adv = attack(model, batch[0], eps, norm=norm, target=target, **away, **options)
         k = int(model.predict(adv)[0])
         ok = k != i if goal is None else k == goal
         history.append({"eps": eps, "class": k, "flipped": ok})
-        return adv if ok else None
+        return (adv if ok else None), k
 
-    best = flips(eps_max)
+    best, best_class = flips(eps_max)
     lo, hi = 0.0, eps_max
     if best is not None:
         while hi - lo > tol * eps_max:
             middle = 0.5 * (lo + hi)
-            adv = flips(middle)
+            adv, k = flips(middle)
             if adv is None:
                 lo = middle
             else:
-                hi, best = middle, adv
+                hi, best, best_class = middle, adv, k
     shape = model.input_shape
     return EpsilonReport(
         eps=hi if best is not None else float("inf"),
         x=batch[0].reshape(shape),
         x_adv=None if best is None else best.reshape(shape),
-        classes=(i, None if best is None else int(model.predict(best)[0])),
+        classes=(i, None if best is None else best_class),
         probabilities=(probabilities, None if best is None else model.predict_proba(best)[0]),
         method=method,
         norm=norm,
