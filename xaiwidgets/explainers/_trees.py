@@ -266,18 +266,19 @@ def project(
             (a[:, None, cols] <= onehot[None]) & (onehot[None] <= b[:, None, cols]), axis=2
         )
         moves = np.abs(onehot - x[cols]) / s[cols]  # (k, len(cols))
-        each = _combine(moves, domain.norm)
+        each = norm_of_parts(moves, domain.norm)
         options = np.where(allowed, each[None], np.inf)
         best = np.argmin(options, axis=1)
         feasible &= np.isfinite(options[np.arange(len(best)), best])
         points[:, cols] = onehot[best]
         cost[:, cols] = moves[best]
     feasible &= np.all(a[:, ~in_group] <= b[:, ~in_group], axis=1)
-    distances = np.where(feasible, _combine(cost, domain.norm), np.inf)
+    distances = np.where(feasible, norm_of_parts(cost, domain.norm), np.inf)
     return points, distances
 
 
-def _combine(cost: np.ndarray, norm: str) -> np.ndarray:
+def norm_of_parts(cost: np.ndarray, norm: str) -> np.ndarray:
+    """The ``"l1"``, ``"l2"`` or ``"linf"`` norm of non-negative parts (the last axis)."""
     if norm == "l1":
         return cost.sum(axis=-1)
     if norm == "linf":
@@ -452,7 +453,7 @@ class EnsembleMilp:
                 continue
             current = [c for c in group if x[c] >= 0.5]
             for c in group:
-                switch = _combine(
+                switch = norm_of_parts(
                     np.array([1.0 / s[c], *(1.0 / s[current])]), dom.norm
                 )  # moving to category c from x's
                 fixed = dom.lower[c] == dom.upper[c] or (x[c] < 0.5 and switch > radius)

@@ -59,6 +59,7 @@ from ..core.explainer import Explainer, register
 from ..core.model import Model, wrap
 from ..core.seeding import numpy_rng
 from ..core.validation import as_numpy, check_int, check_option, check_real
+from ._trees import norm_of_parts
 
 __all__ = [
     "FlipConstraints",
@@ -479,12 +480,7 @@ class FlipConstraints:
         points = np.asarray(points, dtype=np.float64)
         single = points.ndim == 1 or points.shape == self.input_shape
         scaled = (points.reshape(-1, self.n_features) - x) / self.scale
-        if self.norm == "l1":
-            values = np.abs(scaled).sum(axis=1)
-        elif self.norm == "linf":
-            values = np.abs(scaled).max(axis=1, initial=0.0)
-        else:
-            values = np.sqrt((scaled**2).sum(axis=1))
+        values = norm_of_parts(np.abs(scaled), self.norm)
         return float(values[0]) if single else values
 
     def violations(self, point: Any, x: Any, tol: float = 1e-6) -> list[str]:
