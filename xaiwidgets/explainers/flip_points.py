@@ -58,6 +58,7 @@ from ..core.dataset import Feature
 from ..core.explainer import Explainer, register
 from ..core.model import Model, wrap
 from ..core.seeding import numpy_rng
+from ..core.threads import torch_threads
 from ..core.validation import as_numpy, check_int, check_option, check_real
 from ._trees import norm_of_parts
 
@@ -878,9 +879,7 @@ def single_threaded() -> Iterator[None]:
     global _THREADPOOLS, _LIMIT_DEPTH, _LIMITER
     from threadpoolctl import ThreadpoolController
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         with _LIMIT_LOCK:
             if _LIMIT_DEPTH == 0:
                 if _THREADPOOLS is None:
@@ -895,8 +894,6 @@ def single_threaded() -> Iterator[None]:
                 if _LIMIT_DEPTH == 0:
                     _LIMITER.restore_original_limits()
                     _LIMITER = None
-    finally:
-        torch.set_num_threads(previous)
 
 
 # ====================================================================== result
