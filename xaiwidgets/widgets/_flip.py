@@ -1117,7 +1117,8 @@ class FlipPointWidget(InputWidget):
         self.progress_label.value = f"{done} / {total} rows · {elapsed:.1f} s"
 
     def _audit_job(self, key: Any, X: np.ndarray, y: np.ndarray, options: dict[str, Any]) -> None:
-        torch.set_num_threads(1)  # as the widget's worker: per thread with OpenMP
+        if self.torch_threads is not None:  # as the widget's worker (per thread with OpenMP)
+            torch.set_num_threads(self.torch_threads)
         result, error = None, None
         try:
             result = flip_audit(
