@@ -295,7 +295,7 @@ class DebugWidget(WidgetBase):
         self._summaries: OrderedDict[Any, dict[str, Any]] = OrderedDict()
         self._maps: OrderedDict[Any, tuple[debugging.DebugMaps, pd.DataFrame]] = OrderedDict()
         self._influences: OrderedDict[Any, influence.InfluenceFunction] = OrderedDict()
-        self._detections: OrderedDict[Any, dict[str, Any]] = OrderedDict()
+        self._detections: OrderedDict[Any, tuple[dict, dict[str, float]]] = OrderedDict()
         self._drawn: dict[str, Any] = {}
         self._strip: MapStrip | None = None
         self._examples: TrainingExamples | None = None
@@ -935,8 +935,13 @@ class DebugWidget(WidgetBase):
                         # The plain baseline of Koh & Liang's Fig. 6: cross-entropy -log p(y|x).
                         "training loss": (-np.log(np.maximum(proba, 1e-300)), bug.is_flipped),
                     }
-                    _remember(self._detections, key, curves, _KEPT)
-                out["curves"] = self._detections[key]
+                    # The AUROC of each curve, once (the tab reads it on every draw).
+                    aurocs = {
+                        label: detection_curve(scores, flipped)[2]
+                        for label, (scores, flipped) in curves.items()
+                    }
+                    _remember(self._detections, key, (curves, aurocs), _KEPT)
+                out["curves"], out["aurocs"] = self._detections[key]
         return out
 
     # ------------------------------------------------------------------ display
@@ -1106,10 +1111,7 @@ class DebugWidget(WidgetBase):
             )
             return
         self.detection_view.image.layout.display = None
-        self.detection = {
-            label: detection_curve(scores, flipped)[2]
-            for label, (scores, flipped) in curves.items()
-        }
+        self.detection = dict(out["aurocs"])
         key = (*state["pair"], state["damping"])
         if self._drawn.get("detection") != key:
             self.detection_view.clear()
