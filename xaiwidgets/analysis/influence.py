@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
@@ -99,6 +100,12 @@ def _resolve_layers(module: torch.nn.Module, layers: Any) -> list[str]:
             raise ValueError(f"Layer {name!r} has no trainable parameters.")
         chosen += [n for n in inside if n not in chosen]
     return chosen
+
+
+# Forward-mode AD keeps its dual levels in process-wide state, and catch_warnings swaps
+# a module global: one Hessian-vector product at a time, from any thread (a widget's
+# worker and a notebook cell may both compute influence).
+_FORWARD_MODE = threading.Lock()
 
 
 class _Loss:
@@ -202,7 +209,7 @@ class _Loss:
         def product(v: torch.Tensor) -> torch.Tensor:
             return jvp(gradient, (self.theta,), (v,))[1]
 
-        with warnings.catch_warnings():
+        with _FORWARD_MODE, warnings.catch_warnings():
             # Forward-mode AD loads torch's own decompositions on first use, which
             # calls the deprecated torch.jit.script internally: not ours to fix.
             warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import operator
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -62,8 +61,6 @@ _TABS = ("maps", "influence")
 _PLACES = ("bottom-right", "bottom-left", "top-right", "top-left")
 #: Pairs, map sets and influence objects remembered per widget.
 _KEPT = 8
-#: Influence computations use torch.func's global forward-mode state: one at a time.
-_INFLUENCE_LOCK = threading.Lock()
 _NOTE = "font-size:0.9em;color:#555"
 
 
@@ -904,44 +901,43 @@ class DebugWidget(WidgetBase):
         if signal:
             x = bug.apply(x)
         out: dict[str, Any] = {"x": x, "signal": signal, "data": data}
-        with _INFLUENCE_LOCK:
-            fitted = self._influence_for(state["influence"], model, data, state["damping"])
-            top = fitted.top(x, k=state["k"])
-            out["predictions"] = {
-                "normal": int(normal.predict(x)[0]),
-                "buggy": int(buggy.predict(x)[0]),
-            }
-            # What a mark means: a flipped label, or an input that carries the signal.
-            flags = np.zeros(len(data.y_train), dtype=bool)
-            if isinstance(bug, bugs.NoisyLabels):
-                flags = bug.is_flipped
-            elif isinstance(bug, bugs.SpuriousSignal) and role == "buggy":
-                flags[bug.contaminated] = True
-            out["flags"] = flags
-            out["top"] = top.assign(flagged=flags[top["index"].to_numpy()])
-            if isinstance(bug, bugs.NoisyLabels):
-                key = (*state["pair"], state["damping"])
-                if key not in self._detections:
-                    noisy = self._influence_for(
-                        (*state["pair"], "buggy", state["damping"]),
-                        buggy,
-                        bug.dataset,
-                        state["damping"],
-                    )
-                    y = bug.dataset.y_train
-                    proba = buggy.predict_proba(bug.dataset.X_train)[np.arange(len(y)), y]
-                    curves = {
-                        "self-influence": (noisy.self_influence(), bug.is_flipped),
-                        # The plain baseline of Koh & Liang's Fig. 6: cross-entropy -log p(y|x).
-                        "training loss": (-np.log(np.maximum(proba, 1e-300)), bug.is_flipped),
-                    }
-                    # The AUROC of each curve, once (the tab reads it on every draw).
-                    aurocs = {
-                        label: detection_curve(scores, flipped)[2]
-                        for label, (scores, flipped) in curves.items()
-                    }
-                    _remember(self._detections, key, (curves, aurocs), _KEPT)
-                out["curves"], out["aurocs"] = self._detections[key]
+        fitted = self._influence_for(state["influence"], model, data, state["damping"])
+        top = fitted.top(x, k=state["k"])
+        out["predictions"] = {
+            "normal": int(normal.predict(x)[0]),
+            "buggy": int(buggy.predict(x)[0]),
+        }
+        # What a mark means: a flipped label, or an input that carries the signal.
+        flags = np.zeros(len(data.y_train), dtype=bool)
+        if isinstance(bug, bugs.NoisyLabels):
+            flags = bug.is_flipped
+        elif isinstance(bug, bugs.SpuriousSignal) and role == "buggy":
+            flags[bug.contaminated] = True
+        out["flags"] = flags
+        out["top"] = top.assign(flagged=flags[top["index"].to_numpy()])
+        if isinstance(bug, bugs.NoisyLabels):
+            key = (*state["pair"], state["damping"])
+            if key not in self._detections:
+                noisy = self._influence_for(
+                    (*state["pair"], "buggy", state["damping"]),
+                    buggy,
+                    bug.dataset,
+                    state["damping"],
+                )
+                y = bug.dataset.y_train
+                proba = buggy.predict_proba(bug.dataset.X_train)[np.arange(len(y)), y]
+                curves = {
+                    "self-influence": (noisy.self_influence(), bug.is_flipped),
+                    # The plain baseline of Koh & Liang's Fig. 6: cross-entropy -log p(y|x).
+                    "training loss": (-np.log(np.maximum(proba, 1e-300)), bug.is_flipped),
+                }
+                # The AUROC of each curve, once (the tab reads it on every draw).
+                aurocs = {
+                    label: detection_curve(scores, flipped)[2]
+                    for label, (scores, flipped) in curves.items()
+                }
+                _remember(self._detections, key, (curves, aurocs), _KEPT)
+            out["curves"], out["aurocs"] = self._detections[key]
         return out
 
     # ------------------------------------------------------------------ display
