@@ -133,6 +133,16 @@ class _Recent:
                 self._items.popitem(last=False)
 
 
+def _check_disjoint(fixed: Any, monotone: Any) -> None:
+    """A feature is locked or monotone, not both."""
+    both = sorted(set(fixed) & set(monotone))
+    if both:
+        raise ValueError(
+            f"fixed and monotone both name {both}: a feature is locked or monotone, not "
+            "both (set_constraint changes one feature in one step)."
+        )
+
+
 class FlipPointWidget(InputWidget):
     """The closest flip point of one input: walk to it, constrain it, report, audit.
 
@@ -558,12 +568,7 @@ class FlipPointWidget(InputWidget):
     def _valid_fixed(self, proposal: Any) -> list[str]:
         value = proposal.value
         names = [self._check_feature(name, "fixed") for name in value]
-        both = sorted(set(names) & set(self.monotone))
-        if both:
-            raise ValueError(
-                f"fixed and monotone both name {both}: a feature is locked or monotone, not "
-                "both (set_constraint changes one feature in one step)."
-            )
+        _check_disjoint(names, self.monotone)
         return [f.name for f in self.dataset.features if f.name in set(names)]
 
     @traitlets.validate("monotone")
@@ -578,12 +583,7 @@ class FlipPointWidget(InputWidget):
                     f"monotone[{name!r}]: a categorical feature has no order; lock it instead."
                 )
             result[name] = way
-        both = sorted(set(result) & set(self.fixed))
-        if both:
-            raise ValueError(
-                f"fixed and monotone both name {both}: a feature is locked or monotone, not "
-                "both (set_constraint changes one feature in one step)."
-            )
+        _check_disjoint(self.fixed, result)
         return {f.name: result[f.name] for f in self.dataset.features if f.name in result}
 
     @traitlets.validate("norm")
