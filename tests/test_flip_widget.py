@@ -373,6 +373,10 @@ def test_errors_show_in_the_widget_and_it_keeps_working(
     with pytest.raises(ValueError, match="not both"):
         w.fixed, w.monotone = ["age"], {"age": "increase"}
     w.fixed = []
+    w.monotone = {"age": "increase"}
+    with pytest.raises(ValueError, match="not both"):  # the other order
+        w.fixed = ["age"]
+    w.monotone = {}
     with pytest.raises(ValueError, match="'norm'"):
         w.norm = "l3"
     with pytest.raises(ValueError, match="'scale'"):
