@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._explanation import _to_display_image
 from ._live import ACCENT, MUTED, REFERENCE
 
 __all__ = ["SimilarityCurve", "plot_explanation_attack"]
@@ -68,13 +69,6 @@ class SimilarityCurve:
             self.ax.set_ylim(low - 0.05, 1.0)
             return True
         return False
-
-
-def _image(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 3:
-        return values[0] if values.shape[0] == 1 else np.moveaxis(values, 0, -1)
-    return values
 
 
 def _pick(value: Any, index: int, batched: bool) -> Any:
@@ -144,9 +138,9 @@ def plot_explanation_attack(
             (axes[0, 0], x, f"original: {names[int(np.argmax(p0))]}"),
             (axes[0, 1], x_adv, f"manipulated: {names[int(np.argmax(p1))]}"),
         ):
-            ax.imshow(_image(data), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(_to_display_image(data)[0], cmap="gray", vmin=0, vmax=1)
             ax.set_title(title, fontsize=10)
-        axes[0, 2].imshow(_image(difference), cmap="RdBu_r", vmin=-eps, vmax=eps)
+        axes[0, 2].imshow(_to_display_image(difference)[0], cmap="RdBu_r", vmin=-eps, vmax=eps)
     else:
         positions = np.arange(len(x))
         axes[0, 0].barh(positions, x, color=MUTED)
