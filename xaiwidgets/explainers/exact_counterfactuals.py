@@ -277,13 +277,22 @@ def leaf_enumeration(
     )
 
 
-def _unreachable(model: Model, c: FlipConstraints, allowed: list[int], n: int) -> str:
+def _unreachable(
+    model: Model,
+    c: FlipConstraints,
+    allowed: list[int],
+    n: int,
+    *,
+    none_of: str = "None of the",
+    proof: str = "enumeration",
+) -> str:
+    """Why no counterfactual exists: the allowed leaves cannot be reached."""
     names = ", ".join(repr(model.class_names[k]) for k in allowed)
     free = ", ".join(c.free_features) or "none"
     return (
-        f"None of the {n} leaves of class {names} can be reached while only {free} may "
-        "change within their bounds and directions: no counterfactual exists (proven by "
-        "enumeration)."
+        f"{none_of} {n} leaves of class {names} can be reached while only {free} may "
+        f"change within their bounds and directions: no counterfactual exists (proven by "
+        f"{proof})."
     )
 
 
@@ -479,9 +488,14 @@ def _ensemble(model, x, c, classes, tol, time_limit, mip_gap, margin, start) -> 
     }
     if best is None:
         reason = (
-            _unreachable(model, c, allowed, ensemble.n_leaves)
-            .replace("None of the", "No combination of the")
-            .replace("proven by enumeration", "proven by the MILP")
+            _unreachable(
+                model,
+                c,
+                allowed,
+                ensemble.n_leaves,
+                none_of="No combination of the",
+                proof="the MILP",
+            )
             if proven
             else f"HiGHS found no counterfactual within time_limit={time_limit:g} s."
         )
